@@ -1,0 +1,180 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* podflow's TC programs: count every packet crossing an observed interface
+ * into a per-CPU hash keyed by flow and observation point. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "flow.h"
+#include "parse.h"
+
+#define TC_ACT_UNSPEC (-1) /* == TCX_NEXT: never change the packet's fate */
+#define EEXIST 17
+#define PULL_LEN 256 /* enough for L2 + IPv4 options / IPv6 ext headers + L4 */
+
+char __license[] SEC("license") = "Dual BSD/GPL";
+
+/* Two flow maps, double-buffered: the programs write to the one in
+ * live_flows[0] while user space drains the other. Swapping the slot of an
+ * array-of-maps makes the kernel wait for running programs
+ * (maybe_wait_bpf_programs), so the retired map is quiescent before it is
+ * drained: a drain never races an update and loses nothing. Sizes are set at
+ * load time from the configuration. */
+struct flow_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+	__uint(max_entries, 32768);
+};
+struct flow_map flows_a SEC(".maps");
+struct flow_map flows_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_map);
+} live_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, STAT_MAX);
+} stats SEC(".maps");
+
+/* Keeps enum flow_stat in BTF so bpf2go emits its Go constants. */
+const enum flow_stat *unused_flow_stat __attribute__((unused));
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 segs, __u16 flags, __u64 now)
+{
+	v->packets += segs;
+	v->octets += octets;
+	v->last_ns = now;
+	v->tcp_flags |= flags;
+	/* Another CPU may have created the entry, leaving this CPU's slot zeroed. */
+	if (!v->first_ns)
+		v->first_ns = now;
+}
+
+static __always_inline void account(void *flows, struct flow_key *key, __u64 octets, __u32 segs, __u16 flags)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct flow_val *v = bpf_map_lookup_elem(flows, key);
+	long err;
+
+	if (v) {
+		flow_add(v, octets, segs, flags, now);
+		return;
+	}
+	struct flow_val nv = {
+		.packets = segs,
+		.octets = octets,
+		.first_ns = now,
+		.last_ns = now,
+		.tcp_flags = flags,
+	};
+	err = bpf_map_update_elem(flows, key, &nv, BPF_NOEXIST);
+	if (!err)
+		return;
+	if (err == -EEXIST) { /* another CPU inserted it first */
+		v = bpf_map_lookup_elem(flows, key);
+		if (v) {
+			flow_add(v, octets, segs, flags, now);
+			return;
+		}
+	}
+	stat_add(STAT_MAP_FULL_PACKETS, segs);
+	stat_add(STAT_MAP_FULL_OCTETS, octets);
+}
+
+static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l2)
+{
+	struct parsed p;
+	__u32 segs, avail, zero = 0;
+	void *flows;
+	__u64 octets;
+	int r;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	r = parse_packet(skb, &p, l2);
+	if (r == PARSE_NEED_PULL) {
+		/* Headers reach into paged data: make them linear, parse again. */
+		if (bpf_skb_pull_data(skb, skb->len < PULL_LEN ? skb->len : PULL_LEN)) {
+			stat_add(STAT_PULL_FAILED, 1);
+			r = PARSE_MALFORMED;
+		} else {
+			__builtin_memset(&p, 0, sizeof(p));
+			r = parse_packet(skb, &p, l2);
+			if (r == PARSE_NEED_PULL)
+				r = PARSE_MALFORMED;
+		}
+	}
+	if (r == PARSE_NON_IP) {
+		stat_add(STAT_NON_IP_PACKETS, 1);
+		stat_add(STAT_NON_IP_OCTETS, skb->len);
+		return TC_ACT_UNSPEC;
+	}
+	if (r != PARSE_OK) {
+		stat_add(STAT_MALFORMED_PACKETS, 1);
+		stat_add(STAT_MALFORMED_OCTETS, skb->len);
+		return TC_ACT_UNSPEC;
+	}
+	if (p.l4_truncated)
+		stat_add(STAT_L4_TRUNCATED_PACKETS, 1);
+	if (p.fragment)
+		stat_add(STAT_FRAGMENTS, 1);
+
+	/* IP-level octets. A GSO skb stands for gso_segs packets, each
+	 * repeating the L3+L4 headers: count what the wire would carry. */
+	avail = skb->len - p.l3_off;
+	segs = skb->gso_segs;
+	if (segs > 1)
+		octets = avail + (__u64)(segs - 1) * p.hdr_len;
+	else
+		octets = p.ip_len && p.ip_len <= avail ? p.ip_len : avail; /* drop L2 padding */
+	if (!segs)
+		segs = 1;
+
+	p.key.ifindex = skb->ifindex;
+	p.key.direction = direction;
+	flows = bpf_map_lookup_elem(&live_flows, &zero);
+	if (flows)
+		account(flows, &p.key, octets, segs, p.tcp_flags);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int tc_ingress(struct __sk_buff *skb)
+{
+	return observe(skb, 0, true);
+}
+
+SEC("tc")
+int tc_egress(struct __sk_buff *skb)
+{
+	return observe(skb, 1, true);
+}
+
+/* Variants for interfaces without an Ethernet header (tun, WireGuard). */
+SEC("tc")
+int tc_ingress_l3(struct __sk_buff *skb)
+{
+	return observe(skb, 0, false);
+}
+
+SEC("tc")
+int tc_egress_l3(struct __sk_buff *skb)
+{
+	return observe(skb, 1, false);
+}

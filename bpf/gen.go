@@ -1,0 +1,8 @@
+// Package bpf holds podflow's kernel programs (C sources, vendored headers
+// and the bpf2go output committed next to them) and their Go loader.
+package bpf
+
+// Regenerate with `make generate` (Debian's clang); CI checks that the
+// committed objects match.
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -type flow_key -type flow_val -type flow_stat Flow flow.c -- -I./headers
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel Reference reference.c -- -I./headers

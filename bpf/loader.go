@@ -1,0 +1,77 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// DefaultMaxFlows is the default number of entries of each flow map.
+const DefaultMaxFlows = 32768
+
+// LoadOptions size the kernel side at load time.
+type LoadOptions struct {
+	// MaxFlows is the number of entries of each of the two flow maps.
+	// Memory: 2 × MaxFlows × (44 B key + 40 B × possible CPUs + overhead).
+	MaxFlows uint32
+}
+
+// Objects are podflow's loaded TC programs and maps.
+type Objects struct {
+	FlowObjects
+}
+
+// Load loads the TC programs and their maps into the kernel.
+func Load(opts LoadOptions) (*Objects, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock rlimit: %w", err)
+	}
+	spec, err := LoadFlow()
+	if err != nil {
+		return nil, fmt.Errorf("load flow spec: %w", err)
+	}
+	if opts.MaxFlows == 0 {
+		opts.MaxFlows = DefaultMaxFlows
+	}
+	for _, name := range []string{FlowMapFlowsA, FlowMapFlowsB} {
+		spec.Maps[name].MaxEntries = opts.MaxFlows
+	}
+	spec.Maps[FlowMapLiveFlows].InnerMap.MaxEntries = opts.MaxFlows
+	objs := &Objects{}
+	if err := spec.LoadAndAssign(&objs.FlowObjects, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("load flow programs: %w\n%+v", err, verr)
+		}
+		return nil, fmt.Errorf("load flow programs: %w", err)
+	}
+	// Until a map is live the programs count nothing: make flows_a live now.
+	if err := objs.LiveFlows.Update(uint32(0), objs.FlowsA, ebpf.UpdateAny); err != nil {
+		objs.Close()
+		return nil, fmt.Errorf("make flows_a live: %w", err)
+	}
+	return objs, nil
+}
+
+// Close releases the programs and maps.
+func (o *Objects) Close() error {
+	return o.FlowObjects.Close()
+}
+
+// Stats returns the sums over CPUs of the kernel's per-CPU counters,
+// indexed by FlowFlowStat.
+func (o *Objects) Stats() ([FlowFlowStatSTAT_MAX]uint64, error) {
+	var out [FlowFlowStatSTAT_MAX]uint64
+	for i := range out {
+		var perCPU []uint64
+		if err := o.FlowMaps.Stats.Lookup(uint32(i), &perCPU); err != nil {
+			return out, fmt.Errorf("read stat %d: %w", i, err)
+		}
+		for _, v := range perCPU {
+			out[i] += v
+		}
+	}
+	return out, nil
+}
