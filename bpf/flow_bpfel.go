@@ -55,15 +55,16 @@ type FlowFlowVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	FlowMapFlowsA         = "flows_a"
-	FlowMapFlowsB         = "flows_b"
-	FlowMapLiveFlows      = "live_flows"
-	FlowMapStats          = "stats"
-	FlowProgTcEgress      = "tc_egress"
-	FlowProgTcEgressL3    = "tc_egress_l3"
-	FlowProgTcIngress     = "tc_ingress"
-	FlowProgTcIngressL3   = "tc_ingress_l3"
-	FlowVarUnusedFlowStat = "unused_flow_stat"
+	FlowMapFlowsA            = "flows_a"
+	FlowMapFlowsB            = "flows_b"
+	FlowMapLiveFlows         = "live_flows"
+	FlowMapStats             = "stats"
+	FlowProgTcEgress         = "tc_egress"
+	FlowProgTcEgressL3       = "tc_egress_l3"
+	FlowProgTcIngress        = "tc_ingress"
+	FlowProgTcIngressL3      = "tc_ingress_l3"
+	FlowVarPreciseTimestamps = "precise_timestamps"
+	FlowVarUnusedFlowStat    = "unused_flow_stat"
 )
 
 // LoadFlow returns the embedded CollectionSpec for Flow.
@@ -128,7 +129,8 @@ type FlowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowVariableSpecs struct {
-	UnusedFlowStat *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
+	PreciseTimestamps *ebpf.VariableSpec `ebpf:"precise_timestamps"`
+	UnusedFlowStat    *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
 }
 
 // FlowObjects contains all objects after they have been loaded into the kernel.
@@ -170,7 +172,8 @@ func (m *FlowMaps) Close() error {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowVariables struct {
-	UnusedFlowStat *ebpf.Variable `ebpf:"unused_flow_stat"`
+	PreciseTimestamps *ebpf.Variable `ebpf:"precise_timestamps"`
+	UnusedFlowStat    *ebpf.Variable `ebpf:"unused_flow_stat"`
 }
 
 // FlowPrograms contains all programs after they have been loaded into the kernel.
