@@ -1,0 +1,75 @@
+// Package config loads podflow's run configuration. Every option is defined
+// once, in the table in options.go; flags, environment variables, YAML keys,
+// the usage text and the README options table are all derived from it.
+//
+// Layering, later wins: defaults → YAML file (--config or PODFLOW_CONFIG) →
+// environment (PODFLOW_<OPTION>) → command-line flags → Validate.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Mode says how a packet that crosses several observed interfaces is counted.
+type Mode string
+
+const (
+	// ModeDedup counts a packet once even if it crosses two observed
+	// interfaces on this node (pod → bridge → pod, pod → uplink).
+	ModeDedup Mode = "dedup"
+	// ModePerInterface exports one record per interface and direction, as
+	// routers do.
+	ModePerInterface Mode = "per-interface"
+)
+
+// Config is podflow's run configuration. Build it with Load (or Defaults for
+// tests) and check it with Validate; the zero value is not usable.
+type Config struct {
+	// ConfigFile is the YAML file the configuration was read from ("" if none).
+	ConfigFile string
+	// Collectors receive the flow records; at least one.
+	Collectors []Collector
+	// Interfaces are host interface names or path.Match globs to observe
+	// besides veths; empty means the interfaces carrying a default route.
+	Interfaces []string
+	// Veth attaches to every veth in the host network namespace.
+	Veth bool
+	// Mode is dedup (default) or per-interface.
+	Mode Mode
+	// ActiveTimeout exports long-lived flows at least this often.
+	ActiveTimeout time.Duration
+	// IdleTimeout ends a flow that saw no packet for this long.
+	IdleTimeout time.Duration
+	// PollInterval is how often the kernel flow map is drained.
+	PollInterval time.Duration
+	// ObservationDomain is the IPFIX observation domain ID.
+	ObservationDomain uint32
+	// MTU is the path MTU towards the collectors; export messages fit in it.
+	MTU int
+	// TemplateRefresh is how often templates are re-sent over UDP.
+	TemplateRefresh time.Duration
+	// MaxFlows is the number of entries of the kernel flow map.
+	MaxFlows int
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// FlowMapBytes is the kernel memory the flow maps take with MaxFlows entries
+// on a machine with cpus CPUs: two buffers (the map being filled and the one
+// being drained) of per-CPU values (40 B each) plus the 44 B key.
+func (c *Config) FlowMapBytes(cpus int) uint64 {
+	return 2 * uint64(c.MaxFlows) * (40*uint64(cpus) + 44)
+}
+
+// Defaults returns the configuration with every option at its default.
+func Defaults() *Config {
+	c := &Config{}
+	for _, o := range options {
+		if errs := o.apply(c, o.values(o.def)); errs != nil {
+			// The table's defaults are constants checked by the tests.
+			panic(fmt.Sprintf("config: bad default for --%s: %v", o.name, errs))
+		}
+	}
+	return c
+}

@@ -1,0 +1,224 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// option is one row of the options table: everything podflow knows about a
+// setting. The flag is --name, the YAML key is name, the environment
+// variable is PODFLOW_NAME (upper-cased, dashes to underscores).
+type option struct {
+	name string
+	arg  string // placeholder in the usage text: DUR, N, URL, ...
+	def  string // default as text; Defaults parses it with set, so docs and code agree
+	help string
+	// list options take several values: the flag may repeat (each value may
+	// also hold commas), the environment variable is comma-separated, the
+	// YAML value is a sequence (or a comma-separated string). A later source
+	// replaces the whole list of an earlier one.
+	list bool
+	// boolean options may be given as a bare --name.
+	boolean bool
+	// notInFile is set for --config itself, which cannot appear in a file.
+	notInFile bool
+	// set parses one value into c: it replaces a scalar, appends to a list.
+	set func(c *Config, v string) error
+	// reset empties a list before a source's values apply (lists only).
+	reset func(c *Config)
+	// show renders the current value for logs.
+	show func(c *Config) any
+}
+
+// options is the single definition of every option, in the order the usage
+// text and the README list them.
+var options = []option{
+	{
+		name: "config", arg: "FILE", def: "", notInFile: true,
+		help: "YAML configuration file; its keys are the option names",
+		set:  func(c *Config, v string) error { c.ConfigFile = v; return nil },
+		show: func(c *Config) any { return c.ConfigFile },
+	},
+	{
+		name: "collector", arg: "URL", def: "ipfix+udp://127.0.0.1:4739", list: true,
+		help: "collector to export to, as ipfix+udp://HOST:PORT or ipfix+tcp://HOST:PORT; repeat for several",
+		set: func(c *Config, v string) error {
+			col, err := ParseCollector(v)
+			if err != nil {
+				return err
+			}
+			c.Collectors = append(c.Collectors, col)
+			return nil
+		},
+		reset: func(c *Config) { c.Collectors = nil },
+		show: func(c *Config) any {
+			urls := make([]string, len(c.Collectors))
+			for i, col := range c.Collectors {
+				urls[i] = col.URL
+			}
+			return urls
+		},
+	},
+	{
+		name: "interfaces", arg: "LIST", def: "", list: true,
+		help: "host interfaces to observe besides veths, as names or globs (eth*); empty means the interfaces carrying a default route",
+		set: func(c *Config, v string) error {
+			c.Interfaces = append(c.Interfaces, v)
+			return nil
+		},
+		reset: func(c *Config) { c.Interfaces = nil },
+		show:  func(c *Config) any { return append([]string(nil), c.Interfaces...) },
+	},
+	boolOption("veth", "true", "attach to every veth in the host network namespace (pod interfaces)",
+		func(c *Config) *bool { return &c.Veth }),
+	{
+		name: "mode", arg: "MODE", def: string(ModeDedup),
+		help: "dedup: a packet crossing two observed interfaces is counted once; per-interface: one record per interface and direction",
+		set:  func(c *Config, v string) error { c.Mode = Mode(v); return nil },
+		show: func(c *Config) any { return string(c.Mode) },
+	},
+	durationOption("active-timeout", "60s", "export a long-lived flow at least this often",
+		func(c *Config) *time.Duration { return &c.ActiveTimeout }),
+	durationOption("idle-timeout", "15s", "end a flow that saw no packet for this long",
+		func(c *Config) *time.Duration { return &c.IdleTimeout }),
+	durationOption("poll-interval", "1s", "how often the kernel flow map is drained; at most the idle and active timeouts",
+		func(c *Config) *time.Duration { return &c.PollInterval }),
+	{
+		name: "observation-domain", arg: "N", def: "1",
+		help: "IPFIX observation domain ID",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q (want 0..4294967295)", v)
+			}
+			c.ObservationDomain = uint32(n)
+			return nil
+		},
+		show: func(c *Config) any { return c.ObservationDomain },
+	},
+	intOption("mtu", "1500", "path MTU towards the collectors, 576..65535; export messages fit in it",
+		func(c *Config) *int { return &c.MTU }),
+	durationOption("template-refresh", "10m", "how often IPFIX templates are re-sent over UDP",
+		func(c *Config) *time.Duration { return &c.TemplateRefresh }),
+	intOption("max-flows", "32768", "entries of the kernel flow map, 1024..16777216; "+
+		"kernel memory = 2 buffers × N × (40 B × CPUs + 44 B), 22.75 MiB for the default on 8 CPUs",
+		func(c *Config) *int { return &c.MaxFlows }),
+	{
+		name: "log-level", arg: "LEVEL", def: "info",
+		help: "debug, info, warn or error",
+		set:  func(c *Config, v string) error { c.LogLevel = v; return nil },
+		show: func(c *Config) any { return c.LogLevel },
+	},
+}
+
+func durationOption(name, def, help string, field func(*Config) *time.Duration) option {
+	return option{
+		name: name, arg: "DUR", def: def, help: help,
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("invalid duration %q (want e.g. 30s, 5m)", v)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) any { return formatDuration(*field(c)) },
+	}
+}
+
+func intOption(name, def, help string, field func(*Config) *int) option {
+	return option{
+		name: name, arg: "N", def: def, help: help,
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q", v)
+			}
+			*field(c) = n
+			return nil
+		},
+		show: func(c *Config) any { return *field(c) },
+	}
+}
+
+func boolOption(name, def, help string, field func(*Config) *bool) option {
+	return option{
+		name: name, arg: "BOOL", def: def, help: help, boolean: true,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("invalid boolean %q (want true or false)", v)
+			}
+			*field(c) = b
+			return nil
+		},
+		show: func(c *Config) any { return *field(c) },
+	}
+}
+
+// envName is the environment variable of an option.
+func (o *option) envName() string {
+	return "PODFLOW_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_"))
+}
+
+// values splits one raw text value: lists are comma-separated (blank items
+// are dropped, so "a, b," is [a b]); scalars are taken whole.
+func (o *option) values(raw string) []string {
+	if !o.list {
+		return []string{raw}
+	}
+	var vals []string
+	for _, v := range strings.Split(raw, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// apply sets the values one source gave for this option: a list is replaced
+// by them, a scalar takes the last. It returns one error per bad value.
+func (o *option) apply(c *Config, vals []string) []error {
+	if !o.list {
+		if len(vals) == 0 {
+			return nil
+		}
+		if err := o.set(c, vals[len(vals)-1]); err != nil {
+			return []error{err}
+		}
+		return nil
+	}
+	o.reset(c)
+	var errs []error
+	for _, v := range vals {
+		if err := o.set(c, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// lookupOption finds an option by name.
+func lookupOption(name string) (*option, bool) {
+	for i := range options {
+		if options[i].name == name {
+			return &options[i], true
+		}
+	}
+	return nil, false
+}
+
+// formatDuration prints a duration the way people write it in a config
+// file: 1m rather than 1m0s, 10m rather than 10m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,100 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Source yields what the kernel counted since its previous call, one Entry
+// per observation point, with timestamps converted by toWall. The BPF
+// drainer implements it; tests use a fake.
+type Source interface {
+	Drain(dst []Entry, toWall func(monoNs uint64) time.Time) ([]Entry, error)
+}
+
+// Sink receives the records that are due. The exporters implement it.
+type Sink interface {
+	Export(records []Record) error
+}
+
+// Loop is podflow's one drain loop: every poll interval it drains the
+// kernel, folds the counts into the flow table and exports what is due.
+// Everything runs on the loop's goroutine, so the table needs no locks.
+type Loop struct {
+	src     Source
+	table   *Table
+	sink    Sink
+	mono    *MonoConverter
+	clock   Clock
+	log     *zap.Logger
+	entries []Entry
+	records []Record
+}
+
+// NewLoop joins a source, a table and a sink. mono converts BPF timestamps;
+// clock decides timeouts (SystemClock in production).
+func NewLoop(src Source, table *Table, sink Sink, mono *MonoConverter, clock Clock, log *zap.Logger) *Loop {
+	return &Loop{src: src, table: table, sink: sink, mono: mono, clock: clock, log: log}
+}
+
+// Run drains every interval until ctx is done. It does not shut down: the
+// caller first stops the counting (detaches the programs), then calls
+// Shutdown, so the last drain sees every packet that was counted.
+func (l *Loop) Run(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if err := l.Cycle(); err != nil {
+				// A failed cycle is logged, never fatal: the next one retries
+				// and the exporters have counted what they could not send.
+				l.log.Warn("drain cycle", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Cycle runs one drain → table → expire → export pass.
+func (l *Loop) Cycle() error {
+	drainErr := l.drain()
+	l.records = l.table.Expire(l.clock.Now(), l.records[:0])
+	return errors.Join(drainErr, l.export())
+}
+
+// Shutdown drains one last time and exports every held flow with forced end.
+func (l *Loop) Shutdown() error {
+	drainErr := l.drain()
+	l.records = l.table.Expire(l.clock.Now(), l.records[:0])
+	l.records = l.table.Flush(l.records)
+	return errors.Join(drainErr, l.export())
+}
+
+func (l *Loop) drain() error {
+	if err := l.mono.Measure(); err != nil {
+		l.log.Warn("clock offset not re-measured; keeping the previous one", zap.Error(err))
+	}
+	var err error
+	l.entries, err = l.src.Drain(l.entries[:0], l.mono.ToWall)
+	l.table.Update(l.entries)
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
+
+func (l *Loop) export() error {
+	if len(l.records) == 0 {
+		return nil
+	}
+	if err := l.sink.Export(l.records); err != nil {
+		return fmt.Errorf("export %d records: %w", len(l.records), err)
+	}
+	return nil
+}
