@@ -1,0 +1,172 @@
+// Package agent wires podflow's stages together: BPF objects, interface
+// attachment, the drain loop with its flow table, and the exporters.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/podflow/podflow/attach"
+	"github.com/podflow/podflow/bpf"
+	"github.com/podflow/podflow/config"
+	"github.com/podflow/podflow/exporter"
+	"github.com/podflow/podflow/exporter/ipfix"
+	"github.com/podflow/podflow/flow"
+)
+
+// kernelStatsInterval is how often the kernel's loss counters are checked.
+const kernelStatsInterval = 10 * time.Second
+
+// Options are what tests (and later features) inject; the zero value is
+// production: the host's network namespace through netlink.
+type Options struct {
+	// Links is the interface source; nil means netlink in this namespace.
+	Links attach.LinkSource
+	// AttachConfig overrides fields of the attach configuration derived
+	// from cfg (Netns, ForceNetlink) when non-nil.
+	Attach func(*attach.Config)
+	// Ready, when set, is called once every selected interface is attached.
+	Ready func(w *attach.Watcher)
+}
+
+// Run runs podflow until ctx is cancelled. On the way out it detaches the
+// programs first, then drains one last time and exports every flow with
+// forced end, then closes the exporters: nothing counted is lost.
+func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	return RunWith(ctx, cfg, log, Options{})
+}
+
+// RunWith is Run with injected parts.
+func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (err error) {
+	objs, err := bpf.Load(bpf.LoadOptions{MaxFlows: uint32(cfg.MaxFlows)})
+	if err != nil {
+		return err
+	}
+	defer objs.Close()
+	drainer, err := bpf.NewDrainer(objs)
+	if err != nil {
+		return err
+	}
+	sink, err := newExporters(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		logExporterStats(log, sink)
+		err = errors.Join(err, sink.Close())
+	}()
+	mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
+	if err != nil {
+		return err
+	}
+	table := flow.NewTable(flow.TableConfig{
+		ActiveTimeout: cfg.ActiveTimeout,
+		IdleTimeout:   cfg.IdleTimeout,
+		PerInterface:  cfg.Mode == config.ModePerInterface,
+	})
+	loop := flow.NewLoop(drainer, table, sink, mono, flow.SystemClock{}, log)
+
+	watcher, err := newWatcher(cfg, objs, log, opts)
+	if err != nil {
+		return err
+	}
+	attachCtx, stopAttach := context.WithCancel(context.Background())
+	defer stopAttach()
+	var wg sync.WaitGroup
+	var attachErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		attachErr = watcher.Run(attachCtx)
+	}()
+	select {
+	case <-watcher.Ready():
+		log.Info("observing interfaces", zap.Int("attached", len(watcher.Attached())))
+		if opts.Ready != nil {
+			opts.Ready(watcher)
+		}
+	case <-ctx.Done():
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		watchKernelStats(ctx, objs, log)
+	}()
+	loop.Run(ctx, cfg.PollInterval)
+
+	// Stop counting first, then take the last drain: every packet counted
+	// is exported, with forced end.
+	stopAttach()
+	wg.Wait()
+	shutdownErr := loop.Shutdown()
+	logKernelStats(log, objs, zap.InfoLevel)
+	return errors.Join(attachErr, shutdownErr)
+}
+
+func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Options) (*attach.Watcher, error) {
+	acfg := attach.Config{Veth: cfg.Veth, HostInterfaces: cfg.Interfaces}
+	if opts.Attach != nil {
+		opts.Attach(&acfg)
+	}
+	src := opts.Links
+	if src == nil {
+		var err error
+		if acfg.Netns != nil {
+			src, err = attach.NewNetlinkSourceAt(*acfg.Netns, log)
+		} else {
+			src, err = attach.NewNetlinkSource(log)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("watch interfaces: %w", err)
+		}
+	}
+	progs := attach.Programs{
+		IngressL2: objs.TcIngress, EgressL2: objs.TcEgress,
+		IngressL3: objs.TcIngressL3, EgressL3: objs.TcEgressL3,
+	}
+	return attach.NewWatcher(acfg, progs, src, log)
+}
+
+func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error) {
+	f := &exporter.Fanout{}
+	for _, c := range cfg.Collectors {
+		var (
+			e   exporter.Exporter
+			err error
+		)
+		switch c.Protocol {
+		case "ipfix":
+			e, err = ipfix.New(ipfix.Config{
+				Network:             c.Transport,
+				Address:             c.Address,
+				ObservationDomainID: cfg.ObservationDomain,
+				MTU:                 cfg.MTU,
+				TemplateRefresh:     cfg.TemplateRefresh,
+			}, log.With(zap.String("collector", c.URL)))
+		default:
+			err = fmt.Errorf("protocol %q not supported", c.Protocol)
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("collector %s: %w", c.URL, err), f.Close())
+		}
+		f.Exporters = append(f.Exporters, e)
+		f.Names = append(f.Names, c.URL)
+	}
+	return f, nil
+}
+
+func logExporterStats(log *zap.Logger, f *exporter.Fanout) {
+	for i, e := range f.Exporters {
+		s := e.Stats()
+		log.Info("exporter totals", zap.String("collector", f.Names[i]),
+			zap.Uint64("records_sent", s.RecordsSent), zap.Uint64("records_lost", s.RecordsLost),
+			zap.Uint64("messages_sent", s.MessagesSent), zap.Uint64("send_errors", s.SendErrors),
+			zap.Uint64("reconnects", s.Reconnects))
+	}
+}

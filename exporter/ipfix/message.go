@@ -1,0 +1,90 @@
+package ipfix
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/podflow/podflow/flow"
+)
+
+const (
+	ipfixVersion    = 10
+	headerLen       = 16 // message header (RFC 7011 §3.1)
+	setHeaderLen    = 4  // set header (§3.3.2)
+	templateSetID   = 2
+	setStart        = headerLen
+	firstRecordAt   = headerLen + setHeaderLen
+	templateHdrSize = 4
+)
+
+// putHeaders writes the message header and the header of its only set into
+// msg, whose length is the exact message length.
+func putHeaders(msg []byte, setID uint16, exportTime, seq, domain uint32) {
+	binary.BigEndian.PutUint16(msg[0:], ipfixVersion)
+	binary.BigEndian.PutUint16(msg[2:], uint16(len(msg)))
+	binary.BigEndian.PutUint32(msg[4:], exportTime)
+	binary.BigEndian.PutUint32(msg[8:], seq)
+	binary.BigEndian.PutUint32(msg[12:], domain)
+	binary.BigEndian.PutUint16(msg[setStart:], setID)
+	binary.BigEndian.PutUint16(msg[setStart+2:], uint16(len(msg)-headerLen))
+}
+
+// templateMessage returns a message holding one template set with the one
+// template record of t. Its headers are written before each send.
+func templateMessage(t *template) []byte {
+	msg := make([]byte, firstRecordAt, firstRecordAt+len(t.encoded))
+	return append(msg, t.encoded...)
+}
+
+// dataMessage packs the data records of one template into one message with
+// a single data set; the buffer is reused from message to message.
+type dataMessage struct {
+	tpl   *template
+	buf   []byte
+	count int // records in buf
+	max   int // records that fit the message size limit
+}
+
+func newDataMessage(t *template) *dataMessage {
+	return &dataMessage{tpl: t}
+}
+
+// resize sets the message size limit (it depends on the collector's address
+// family). It reports an error when not even one record fits.
+func (m *dataMessage) resize(limit int) error {
+	m.max = (limit - firstRecordAt) / m.tpl.recordLen
+	if m.max < 1 {
+		return fmt.Errorf("ipfix: a %d-octet message cannot hold one %d-octet record of template %d",
+			limit, m.tpl.recordLen, m.tpl.id)
+	}
+	if size := firstRecordAt + m.max*m.tpl.recordLen; cap(m.buf) < size {
+		m.buf = make([]byte, firstRecordAt, size)
+	}
+	m.reset()
+	return nil
+}
+
+func (m *dataMessage) reset() {
+	m.buf = m.buf[:firstRecordAt]
+	m.count = 0
+}
+
+// add encodes r after the records already in the message.
+func (m *dataMessage) add(r *flow.Record) error {
+	m.tpl.fill(r)
+	buf, err := m.tpl.data.AppendToBuffer(m.buf)
+	if err != nil {
+		return fmt.Errorf("ipfix: encoding record of template %d: %w", m.tpl.id, err)
+	}
+	m.buf = buf
+	m.count++
+	return nil
+}
+
+func (m *dataMessage) full() bool { return m.count >= m.max }
+
+// finish writes the headers; the message is then buf, exactly.
+func (m *dataMessage) finish(exportTime, seq, domain uint32) []byte {
+	putHeaders(m.buf, m.tpl.id, exportTime, seq, domain)
+	return m.buf
+}

@@ -1,0 +1,100 @@
+package ipfix
+
+import (
+	"time"
+
+	"github.com/vmware/go-ipfix/pkg/entities"
+
+	"github.com/podflow/podflow/flow"
+)
+
+// setters maps every element name of exporter.Fields to the flow.Record
+// value it carries. A field added to the table without a mapping here makes
+// New fail.
+var setters = map[string]setter{
+	"sourceIPv4Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.SrcAddr.Unmap().As4()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"destinationIPv4Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.DstAddr.Unmap().As4()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"sourceIPv6Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.SrcAddr.As16()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"destinationIPv6Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.DstAddr.As16()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"sourceTransportPort": func(v entities.InfoElementWithValue, r *flow.Record) {
+		if r.IsICMP() {
+			v.SetUnsigned16Value(0)
+			return
+		}
+		v.SetUnsigned16Value(r.SrcPort)
+	},
+	"destinationTransportPort": func(v entities.InfoElementWithValue, r *flow.Record) {
+		if r.IsICMP() {
+			v.SetUnsigned16Value(0) // DstPort holds type/code, exported in icmpTypeCode*
+			return
+		}
+		v.SetUnsigned16Value(r.DstPort)
+	},
+	"protocolIdentifier": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned8Value(r.Proto)
+	},
+	"octetDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(r.Octets)
+	},
+	"packetDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(r.Packets)
+	},
+	"tcpControlBits": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned16Value(r.TCPFlags)
+	},
+	"flowStartMilliseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(unixMilli(r.First))
+	},
+	"flowEndMilliseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(unixMilli(r.Last))
+	},
+	"flowEndReason": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned8Value(uint8(r.EndReason))
+	},
+	"ingressInterface": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(ifIndexIf(r, flow.Ingress))
+	},
+	"egressInterface": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(ifIndexIf(r, flow.Egress))
+	},
+	"flowDirection": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned8Value(uint8(r.Direction))
+	},
+	"icmpTypeCodeIPv4": icmpTypeCode,
+	"icmpTypeCodeIPv6": icmpTypeCode,
+}
+
+func icmpTypeCode(v entities.InfoElementWithValue, r *flow.Record) {
+	if !r.IsICMP() {
+		v.SetUnsigned16Value(0)
+		return
+	}
+	v.SetUnsigned16Value(r.DstPort) // type<<8 | code, see flow.Tuple
+}
+
+func ifIndexIf(r *flow.Record, d flow.Direction) uint32 {
+	if r.Direction != d {
+		return 0
+	}
+	return r.IfIndex
+}
+
+// unixMilli keeps an unset time at 0 rather than a huge wrapped value.
+func unixMilli(t time.Time) uint64 {
+	if t.IsZero() || t.UnixMilli() < 0 {
+		return 0
+	}
+	return uint64(t.UnixMilli())
+}
