@@ -11,8 +11,10 @@ package flow
 //
 // The owner is elected when the Tuple's flow is created: among the entries of
 // that Update for the Tuple, the observation point with the earliest First
-// wins (the packet's first hop on the node), ties going to the lowest IfIndex,
-// then Ingress before Egress, so the choice does not depend on entry order.
+// wins (the packet's first hop on the node). Ties go to Ingress before Egress
+// (a packet meets an ingress hook on the node before an egress one, and the
+// kernel's coarse clock gives both hops the same time), then to the lowest
+// IfIndex, so the choice does not depend on entry order.
 // Ownership lasts as long as the flow is held; when it leaves (timeout, end of
 // flow) the next packet elects again. A consequence: if the owner stops seeing
 // the tuple's packets while another point still does (a route change), those
@@ -58,10 +60,10 @@ func observedEarlier(aFirst int64, a Key, bFirst int64, b Key) bool {
 	if aFirst != bFirst {
 		return aFirst < bFirst
 	}
-	if a.IfIndex != b.IfIndex {
-		return a.IfIndex < b.IfIndex
+	if a.Direction != b.Direction {
+		return a.Direction < b.Direction // Ingress (0) before Egress (1)
 	}
-	return a.Direction < b.Direction // Ingress (0) before Egress (1)
+	return a.IfIndex < b.IfIndex
 }
 
 // foldOrDrop folds e into the flow if e was counted at its owner observation

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioLimit bounds every network wait of the traffic helpers.
+const ioLimit = 10 * time.Second
+
+// sendUDP sends count datagrams of size payload bytes from client to server
+// (on port) and waits until the server has received all of them.
+func sendUDP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, size int) netip.AddrPort {
+	t.Helper()
+	var srv net.PacketConn
+	if err := to.ns.Do(func() (err error) {
+		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(dst, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var cli net.Conn
+	if err := from.ns.Do(func() (err error) {
+		cli, err = net.Dial("udp", netip.AddrPortFrom(dst, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	buf := make([]byte, size)
+	for range count {
+		if _, err := cli.Write(buf); err != nil {
+			t.Fatalf("udp send: %v", err)
+		}
+	}
+	srv.SetReadDeadline(time.Now().Add(ioLimit))
+	rbuf := make([]byte, 65536)
+	for i := range count {
+		if _, _, err := srv.ReadFrom(rbuf); err != nil {
+			t.Fatalf("udp receive %d of %d: %v", i+1, count, err)
+		}
+	}
+	return netip.MustParseAddrPort(cli.LocalAddr().String())
+}
+
+// tcpResult is what the client's own socket says it sent.
+type tcpResult struct {
+	local   netip.AddrPort
+	segsOut uint32
+	segsIn  uint32
+	retrans uint32
+}
+
+// sendTCP opens a connection from client to server, sends n bytes, closes
+// both ways cleanly and returns the client socket's TCP_INFO counters taken
+// after the last segment it will ever send.
+func sendTCP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, n int) tcpResult {
+	t.Helper()
+	var ln net.Listener
+	if err := to.ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(ioLimit))
+		got, err := io.Copy(io.Discard, c)
+		if err == nil && got != int64(n) {
+			err = errors.New("server received a different byte count")
+		}
+		done <- err
+	}()
+	var cli *net.TCPConn
+	if err := from.ns.Do(func() error {
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(dst, port).String(), ioLimit)
+		if err != nil {
+			return err
+		}
+		cli = c.(*net.TCPConn)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	cli.SetDeadline(time.Now().Add(ioLimit))
+	if _, err := cli.Write(make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	// EOF: the server's FIN arrived and was ACKed; the client sends no more.
+	if _, err := io.Copy(io.Discard, cli); err != nil {
+		t.Fatal(err)
+	}
+	info := tcpInfo(t, cli)
+	return tcpResult{
+		local:   netip.MustParseAddrPort(cli.LocalAddr().String()),
+		segsOut: info.Segs_out,
+		segsIn:  info.Segs_in,
+		retrans: info.Total_retrans,
+	}
+}
+
+func tcpInfo(t *testing.T, c *net.TCPConn) *unix.TCPInfo {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *unix.TCPInfo
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		info, serr = unix.GetsockoptTCPInfo(int(fd), syscall.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return info
+}
