@@ -3,21 +3,24 @@ module github.com/podflow/podflow
 go 1.26.8
 
 require (
-	github.com/cilium/ebpf v0.22.0 // indirect
-	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/cilium/ebpf v0.22.0
+	github.com/go-logr/logr v1.4.3
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
+	github.com/vmware/go-ipfix v0.17.0
+	go.uber.org/zap v1.28.0
+	golang.org/x/sys v0.46.0
+	gopkg.in/yaml.v3 v3.0.1
+	k8s.io/klog/v2 v2.140.0
+)
+
+require (
 	github.com/pion/dtls/v2 v2.2.12 // indirect
 	github.com/pion/logging v0.2.2 // indirect
 	github.com/pion/transport/v2 v2.2.10 // indirect
-	github.com/vishvananda/netlink v1.3.1 // indirect
-	github.com/vishvananda/netns v0.0.5 // indirect
-	github.com/vmware/go-ipfix v0.17.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
-	k8s.io/klog/v2 v2.140.0 // indirect
 )
 
 tool github.com/cilium/ebpf/cmd/bpf2go

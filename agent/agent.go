@@ -32,6 +32,9 @@ type Options struct {
 	Attach func(*attach.Config)
 	// Ready, when set, is called once every selected interface is attached.
 	Ready func(w *attach.Watcher)
+	// Exported, when set, gets each collector's totals once the exporters
+	// are closed.
+	Exported func(collector string, s exporter.Stats)
 }
 
 // Run runs podflow until ctx is cancelled. On the way out it detaches the
@@ -57,8 +60,13 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		return err
 	}
 	defer func() {
-		logExporterStats(log, sink)
 		err = errors.Join(err, sink.Close())
+		logExporterStats(log, sink)
+		if opts.Exported != nil {
+			for i, e := range sink.Exporters {
+				opts.Exported(sink.Names[i], e.Stats())
+			}
+		}
 	}()
 	mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
 	if err != nil {
@@ -71,10 +79,11 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	})
 	loop := flow.NewLoop(drainer, table, sink, mono, flow.SystemClock{}, log)
 
-	watcher, err := newWatcher(cfg, objs, log, opts)
+	watcher, releaseLinks, err := newWatcher(cfg, objs, log, opts)
 	if err != nil {
 		return err
 	}
+	defer releaseLinks()
 	attachCtx, stopAttach := context.WithCancel(context.Background())
 	defer stopAttach()
 	var wg sync.WaitGroup
@@ -109,28 +118,39 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	return errors.Join(attachErr, shutdownErr)
 }
 
-func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Options) (*attach.Watcher, error) {
+// newWatcher returns the interface watcher and a func that releases its
+// link source.
+func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Options) (*attach.Watcher, func(), error) {
 	acfg := attach.Config{Veth: cfg.Veth, HostInterfaces: cfg.Interfaces}
 	if opts.Attach != nil {
 		opts.Attach(&acfg)
 	}
-	src := opts.Links
+	src, release := opts.Links, func() {}
 	if src == nil {
-		var err error
+		var (
+			nl  *attach.NetlinkSource
+			err error
+		)
 		if acfg.Netns != nil {
-			src, err = attach.NewNetlinkSourceAt(*acfg.Netns, log)
+			nl, err = attach.NewNetlinkSourceAt(*acfg.Netns, log)
 		} else {
-			src, err = attach.NewNetlinkSource(log)
+			nl, err = attach.NewNetlinkSource(log)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("watch interfaces: %w", err)
+			return nil, nil, fmt.Errorf("watch interfaces: %w", err)
 		}
+		src, release = nl, nl.Close
 	}
 	progs := attach.Programs{
 		IngressL2: objs.TcIngress, EgressL2: objs.TcEgress,
 		IngressL3: objs.TcIngressL3, EgressL3: objs.TcEgressL3,
 	}
-	return attach.NewWatcher(acfg, progs, src, log)
+	w, err := attach.NewWatcher(acfg, progs, src, log)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return w, release, nil
 }
 
 func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error) {

@@ -81,3 +81,17 @@ func (o *Objects) Stats() ([FlowFlowStatSTAT_MAX]uint64, error) {
 	}
 	return out, nil
 }
+
+// StatNames name the kernel counters, indexed by FlowFlowStat, for logs and
+// metrics.
+var StatNames = [FlowFlowStatSTAT_MAX]string{
+	FlowFlowStatSTAT_MAP_FULL_PACKETS:    "map_full_packets",
+	FlowFlowStatSTAT_MAP_FULL_OCTETS:     "map_full_octets",
+	FlowFlowStatSTAT_NON_IP_PACKETS:      "non_ip_packets",
+	FlowFlowStatSTAT_NON_IP_OCTETS:       "non_ip_octets",
+	FlowFlowStatSTAT_MALFORMED_PACKETS:   "malformed_packets",
+	FlowFlowStatSTAT_MALFORMED_OCTETS:    "malformed_octets",
+	FlowFlowStatSTAT_L4TRUNCATED_PACKETS: "l4_truncated_packets",
+	FlowFlowStatSTAT_FRAGMENTS:           "later_fragments",
+	FlowFlowStatSTAT_PULL_FAILED:         "pull_failed",
+}

@@ -1,0 +1,256 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/podflow/podflow/flow"
+)
+
+// FormatJSON renders r as one JSON object on one line (no newline). Keys are
+// IPFIX IE names (sourceIPv4Address, octetDeltaCount, flowStartMilliseconds
+// as an integer, ...), plus the message header (exporter, observationDomainId,
+// sequenceNumber, exportTime in Unix seconds, templateId) and flowStart /
+// flowEnd as RFC 3339 strings for humans. Extra elements follow by name;
+// octet arrays are "0x..." hex strings, times RFC 3339 strings. An Extra
+// element whose name is already used with another value is written as
+// "<name>#extra".
+func FormatJSON(r Received) []byte {
+	var w jsonObject
+	w.add("exporter", r.Exporter)
+	w.add("observationDomainId", r.ObservationDomainID)
+	w.add("sequenceNumber", r.SequenceNumber)
+	w.add("exportTime", r.ExportTime.Unix())
+	w.add("templateId", r.TemplateID)
+	if r.Options {
+		w.add("options", true)
+	} else {
+		addFlowJSON(&w, r.Record)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
+		w.addExtra(k, jsonValue(r.Extra[k]))
+	}
+	return w.bytes()
+}
+
+func addFlowJSON(w *jsonObject, f flow.Record) {
+	if !f.First.IsZero() {
+		w.add("flowStart", f.First.UTC().Format(time.RFC3339Nano))
+		w.add("flowStartMilliseconds", f.First.UnixMilli())
+	}
+	if !f.Last.IsZero() {
+		w.add("flowEnd", f.Last.UTC().Format(time.RFC3339Nano))
+		w.add("flowEndMilliseconds", f.Last.UnixMilli())
+	}
+	w.add("protocolIdentifier", f.Proto)
+	src, dst := "sourceIPv4Address", "destinationIPv4Address"
+	if f.SrcAddr.Is6() || f.DstAddr.Is6() {
+		src, dst = "sourceIPv6Address", "destinationIPv6Address"
+	}
+	if f.SrcAddr.IsValid() {
+		w.add(src, f.SrcAddr)
+	}
+	if f.DstAddr.IsValid() {
+		w.add(dst, f.DstAddr)
+	}
+	switch f.Proto {
+	case flow.ProtoICMP:
+		w.add("icmpTypeCodeIPv4", f.DstPort)
+	case flow.ProtoICMPv6:
+		w.add("icmpTypeCodeIPv6", f.DstPort)
+	default:
+		w.add("sourceTransportPort", f.SrcPort)
+		w.add("destinationTransportPort", f.DstPort)
+	}
+	w.add("octetDeltaCount", f.Octets)
+	w.add("packetDeltaCount", f.Packets)
+	w.add("tcpControlBits", f.TCPFlags)
+	if f.Direction == flow.Egress {
+		w.add("egressInterface", f.IfIndex)
+	} else {
+		w.add("ingressInterface", f.IfIndex)
+	}
+	w.add("flowDirection", uint8(f.Direction))
+	w.add("flowEndReason", uint8(f.EndReason))
+}
+
+// jsonValue gives Extra values the JSON form a reader expects.
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case []byte:
+		return "0x" + hex.EncodeToString(v)
+	case net.HardwareAddr:
+		return v.String()
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// jsonObject writes keys in the order they are added (json.Marshal of a map
+// would sort them, putting the addresses far from the ports).
+type jsonObject struct {
+	buf  bytes.Buffer
+	keys map[string][]byte // key → value written
+}
+
+func (w *jsonObject) add(key string, v any) {
+	w.write(key, marshalValue(v))
+}
+
+// addExtra adds an Extra element. One whose name is already written with
+// another value (an exporter's flowDirection the collector could not use,
+// say) gets "#extra" appended; with the same value it is left out.
+func (w *jsonObject) addExtra(key string, v any) {
+	val := marshalValue(v)
+	if prev, taken := w.keys[key]; taken {
+		if bytes.Equal(prev, val) {
+			return
+		}
+		key += "#extra"
+	}
+	w.write(key, val)
+}
+
+func (w *jsonObject) write(key string, val []byte) {
+	if w.keys == nil {
+		w.keys = make(map[string][]byte)
+		w.buf.WriteByte('{')
+	} else {
+		w.buf.WriteByte(',')
+	}
+	w.keys[key] = val
+	k, _ := json.Marshal(key)
+	w.buf.Write(k)
+	w.buf.WriteByte(':')
+	w.buf.Write(val)
+}
+
+func marshalValue(v any) []byte {
+	val, err := json.Marshal(v)
+	if err != nil { // e.g. NaN from a float element: keep the line valid JSON
+		val, _ = json.Marshal(fmt.Sprint(v))
+	}
+	return val
+}
+
+func (w *jsonObject) bytes() []byte {
+	if w.keys == nil {
+		return []byte("{}")
+	}
+	w.buf.WriteByte('}')
+	return w.buf.Bytes()
+}
+
+// FormatText renders r as a readable one-liner, e.g.
+// "2026-11-22T03:04:05.123Z tcp 10.0.0.1:34567 -> 10.0.0.2:80 if=5 ingress pkts=10 bytes=840 flags=SYN,ACK,FIN reason=idle dur=1.234s".
+// Extra elements follow as name=value, sorted by name.
+func FormatText(r Received) string {
+	var b strings.Builder
+	start := r.First
+	if start.IsZero() {
+		start = r.ExportTime
+	}
+	b.WriteString(start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	if r.Options {
+		fmt.Fprintf(&b, " options exporter=%s domain=%d template=%d", r.Exporter, r.ObservationDomainID, r.TemplateID)
+	} else {
+		writeFlowText(&b, r.Record)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
+		fmt.Fprintf(&b, " %s=%s", k, textValue(r.Extra[k]))
+	}
+	return b.String()
+}
+
+func writeFlowText(b *strings.Builder, f flow.Record) {
+	fmt.Fprintf(b, " %s ", protoName(f.Proto))
+	if f.IsICMP() {
+		typ, code := f.ICMPTypeCode()
+		fmt.Fprintf(b, "%s -> %s type=%d code=%d", addrText(f.SrcAddr), addrText(f.DstAddr), typ, code)
+	} else {
+		fmt.Fprintf(b, "%s -> %s", hostPortText(f.SrcAddr, f.SrcPort), hostPortText(f.DstAddr, f.DstPort))
+	}
+	fmt.Fprintf(b, " if=%d %s pkts=%d bytes=%d", f.IfIndex, f.Direction, f.Packets, f.Octets)
+	if f.TCPFlags != 0 {
+		fmt.Fprintf(b, " flags=%s", tcpFlagsText(f.TCPFlags))
+	}
+	if f.EndReason != 0 {
+		fmt.Fprintf(b, " reason=%s", f.EndReason)
+	}
+	if !f.First.IsZero() && !f.Last.IsZero() {
+		fmt.Fprintf(b, " dur=%s", f.Last.Sub(f.First))
+	}
+}
+
+// textValue keeps a value to one word, quoting strings that are not.
+func textValue(v any) string {
+	s := fmt.Sprint(jsonValue(v))
+	if _, isString := v.(string); isString && (s == "" || strings.ContainsAny(s, " \t\n\"=")) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func hostPortText(a netip.Addr, port uint16) string {
+	if !a.IsValid() {
+		return "-:" + strconv.Itoa(int(port))
+	}
+	return netip.AddrPortFrom(a, port).String()
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case flow.ProtoTCP:
+		return "tcp"
+	case flow.ProtoUDP:
+		return "udp"
+	case flow.ProtoICMP:
+		return "icmp"
+	case flow.ProtoICMPv6:
+		return "icmpv6"
+	case flow.ProtoSCTP:
+		return "sctp"
+	}
+	return "proto" + strconv.Itoa(int(p))
+}
+
+// tcpFlagNames lists flags in the order a connection uses them (open, data,
+// congestion, close), which reads better than bit order.
+var tcpFlagNames = []struct {
+	bit  uint16
+	name string
+}{
+	{flow.TCPSyn, "SYN"}, {flow.TCPAck, "ACK"}, {flow.TCPPsh, "PSH"}, {flow.TCPUrg, "URG"},
+	{flow.TCPEce, "ECE"}, {flow.TCPCwr, "CWR"}, {flow.TCPNs, "NS"},
+	{flow.TCPFin, "FIN"}, {flow.TCPRst, "RST"},
+}
+
+func tcpFlagsText(flags uint16) string {
+	var names []string
+	for _, f := range tcpFlagNames {
+		if flags&f.bit != 0 {
+			names = append(names, f.name)
+		}
+	}
+	if rest := flags &^ 0x1ff; rest != 0 {
+		names = append(names, fmt.Sprintf("0x%x", rest))
+	}
+	return strings.Join(names, ",")
+}
