@@ -41,6 +41,7 @@ test-unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem ./flow ./exporter/...
 
 clean:

@@ -146,6 +146,14 @@ func protoNumber(s string) uint8 {
 		return flow.ProtoICMP
 	case "ICMP6":
 		return flow.ProtoICMPv6
+	case "IGMP":
+		return 2
+	case "GRE":
+		return 47
+	case "ESP":
+		return 50
+	case "SCTP":
+		return flow.ProtoSCTP
 	}
 	v, _ := strconv.Atoi(strings.TrimSpace(s))
 	return uint8(v)

@@ -52,6 +52,7 @@ func newNode(t *testing.T) *node {
 	ns.Sysctl(t, "net/ipv4/ip_forward", "1")
 	ns.Sysctl(t, "net/ipv6/conf/all/forwarding", "1")
 	br := ns.AddBridge(t, "br0")
+	fixMAC(t, ns, br)
 	ns.AddAddr(t, br, bridgeV4+"/24")
 	ns.AddAddr(t, br, bridgeV6+"/64")
 	ns.LinkUp(t, br)
@@ -66,6 +67,7 @@ func newIPv4OnlyNode(t *testing.T) *node {
 	ns.DisableIPv6(t)
 	ns.Sysctl(t, "net/ipv4/ip_forward", "1")
 	br := ns.AddBridge(t, "br0")
+	fixMAC(t, ns, br)
 	ns.AddAddr(t, br, bridgeV4+"/24")
 	ns.LinkUp(t, br)
 	return &node{noIPv6: true, ns: ns, bridge: ns.Link(t, "br0")}
@@ -189,3 +191,14 @@ func (p *pod) offloads(t *testing.T, node *node, on bool) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// fixMAC gives the bridge a MAC of its own: otherwise it takes its lowest
+// port's MAC and changes it as pods join, leaving the pods' static
+// neighbour entries for the gateway stale.
+func fixMAC(t *testing.T, ns *netnstest.Netns, br netlink.Link) {
+	t.Helper()
+	mac := net.HardwareAddr{0x02, 0x77, 0, 0, 0, 1}
+	if err := ns.Netlink.LinkSetHardwareAddr(br, mac); err != nil {
+		t.Fatalf("set bridge MAC: %v", err)
+	}
+}
