@@ -22,12 +22,14 @@ check-generate: generate
 	git diff --exit-code -- bpf/ || { echo "bpf/: committed objects differ from 'make generate'"; exit 1; }
 
 # podflow on this host's interfaces, exporting to the built-in collector,
-# whose records are printed live. Ctrl-C stops both (podflow drains first).
+# whose records are printed live. Ctrl-C stops podflow, which drains and
+# exports everything; the collector (in its own session, so Ctrl-C does not
+# reach it) prints those last records, then is stopped.
 run: build
 	@set -e; \
-	./$(BIN) collect --listen $(COLLECTOR) --format text & cpid=$$!; \
-	trap 'kill $$cpid 2>/dev/null; wait $$cpid 2>/dev/null' EXIT INT TERM; \
-	./$(BIN) run --collector ipfix+$(COLLECTOR)
+	setsid ./$(BIN) collect --listen $(COLLECTOR) --format text & cpid=$$!; \
+	trap 'sleep 1; kill $$cpid 2>/dev/null; wait $$cpid 2>/dev/null' EXIT; \
+	./$(BIN) run --collector ipfix+$(COLLECTOR) || true
 
 # Every test: unit, BPF (prog.Run), privileged end-to-end, interop with nfdump.
 # Needs root; under CI=true a privileged test that cannot run fails.
