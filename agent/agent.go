@@ -35,6 +35,9 @@ type Options struct {
 	// Exported, when set, gets each collector's totals once the exporters
 	// are closed.
 	Exported func(collector string, s exporter.Stats)
+	// Exporters, when set, is handed the running exporters (their Stats
+	// may be read from any goroutine).
+	Exporters func(*exporter.Fanout)
 }
 
 // Run runs podflow until ctx is cancelled. On the way out it detaches the
@@ -68,6 +71,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 			}
 		}
 	}()
+	if opts.Exporters != nil {
+		opts.Exporters(sink)
+	}
 	mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
 	if err != nil {
 		return err

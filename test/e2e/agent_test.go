@@ -33,11 +33,18 @@ type running struct {
 	cancel   context.CancelFunc
 	done     chan error
 	watcher  *attach.Watcher
+	fanout   *exporter.Fanout
 	mu       sync.Mutex
 	exported map[string]exporter.Stats
 }
 
 func startAgent(t *testing.T, n *node, mode config.Mode, collectors ...string) *running {
+	t.Helper()
+	return startAgentWith(t, n, func(cfg *config.Config) { cfg.Mode = mode }, collectors...)
+}
+
+// startAgentWith is startAgent with a configuration hook.
+func startAgentWith(t *testing.T, n *node, tune func(*config.Config), collectors ...string) *running {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Collectors = nil
@@ -48,19 +55,21 @@ func startAgent(t *testing.T, n *node, mode config.Mode, collectors ...string) *
 		}
 		cfg.Collectors = append(cfg.Collectors, col)
 	}
-	cfg.Mode = mode
 	cfg.PollInterval = 100 * time.Millisecond
 	cfg.MaxFlows = 4096
+	tune(cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), exported: map[string]exporter.Stats{}}
 	ready := make(chan *attach.Watcher, 1)
+	fanout := make(chan *exporter.Fanout, 1)
 	go func() {
 		r.done <- agent.RunWith(ctx, cfg, zaptest.NewLogger(t), agent.Options{
-			Attach: func(c *attach.Config) { c.Netns = &n.ns.Handle },
-			Ready:  func(w *attach.Watcher) { ready <- w },
+			Attach:    func(c *attach.Config) { c.Netns = &n.ns.Handle },
+			Ready:     func(w *attach.Watcher) { ready <- w },
+			Exporters: func(f *exporter.Fanout) { fanout <- f },
 			Exported: func(name string, s exporter.Stats) {
 				r.mu.Lock()
 				r.exported[name] = s
@@ -70,6 +79,7 @@ func startAgent(t *testing.T, n *node, mode config.Mode, collectors ...string) *
 	}()
 	select {
 	case r.watcher = <-ready:
+		r.fanout = <-fanout // handed over before the watcher starts
 	case err := <-r.done:
 		t.Fatalf("podflow exited before it was ready: %v", err)
 	case <-time.After(waitLimit):
