@@ -120,8 +120,14 @@ func TestDedupModeMatchesVethCountersAndNfdump(t *testing.T) {
 		t.Errorf("client flow flags %#x, want SYN, ACK and FIN", flags)
 	}
 
-	// nfdump decodes the same records to the same sums.
-	nf := sumByKey(nfd.records(t, len(recs)))
+	nfdumpAgrees(t, nfd, len(recs), sums)
+}
+
+// nfdumpAgrees checks that nfdump decodes the same records, to the same
+// sums per flow and observation point, as go-ipfix's collector.
+func nfdumpAgrees(t *testing.T, nfd *nfcapd, records int, sums map[flow.Key]flow.Counters) {
+	t.Helper()
+	nf := sumByKey(nfd.records(t, records))
 	for k, c := range sums {
 		nc := nf[k]
 		if nc.Packets != c.Packets || nc.Octets != c.Octets {
@@ -170,13 +176,17 @@ func TestIPv6AndGSOCountSegments(t *testing.T) {
 	n := newNode(t)
 	p1, p2, p3 := n.addBridgedPod(t, 21), n.addBridgedPod(t, 22), n.addBridgedPod(t, 23)
 	gipfix := startIPFIXCollector(t, "tcp")
-	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+tcp"))
+	nfd := startNfcapd(t)
+	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+tcp"), nfd.url())
 
 	udp6 := sendUDP(t, p1, p2, p2.v6, 7001, 30, 200)
 	tcp6 := sendTCP(t, p1, p3, p3.v6, 7002, 1_000_000)
 	tcp4 := sendTCP(t, p2, p1, p1.v4, 7003, 1_000_000)
 	stats := ag.stop(t)
-	got := byTuple(sumByKey(gipfix.waitRecords(t, stats[gipfix.url("ipfix+tcp")].RecordsSent)))
+	recs := gipfix.waitRecords(t, stats[gipfix.url("ipfix+tcp")].RecordsSent)
+	sums := sumByKey(recs)
+	got := byTuple(sums)
+	nfdumpAgrees(t, nfd, len(recs), sums)
 
 	h1, h2, h3 := p1.hostIf.Attrs().Index, p2.hostIf.Attrs().Index, p3.hostIf.Attrs().Index
 	onlyAt(t, got, tuple(udp6, netip.AddrPortFrom(p2.v6, 7001), flow.ProtoUDP), h1, flow.Ingress, 30, 30*(40+8+200))
