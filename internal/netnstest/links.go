@@ -3,6 +3,7 @@ package netnstest
 import (
 	"errors"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -52,10 +53,22 @@ func (n *Netns) AddIfb(t testing.TB, name string) netlink.Link {
 // n, left down, deleted when the test ends.
 func (n *Netns) AddTun(t testing.TB, name string) netlink.Link {
 	t.Helper()
+	link, fd := n.OpenTun(t, name)
+	// The device is persistent; its queue file descriptor is not needed.
+	fd.Close()
+	return link
+}
+
+// OpenTun is AddTun that keeps the queue's file descriptor: writing an IP
+// packet to it makes the tun receive that packet, and reading returns the
+// packets the kernel sends out through the tun. Closed when the test ends.
+func (n *Netns) OpenTun(t testing.TB, name string) (netlink.Link, *os.File) {
+	t.Helper()
 	tun := &netlink.Tuntap{
 		LinkAttrs: netlink.LinkAttrs{Name: name},
 		Mode:      netlink.TUNTAP_MODE_TUN,
 		Flags:     netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI,
+		Queues:    1, // netlink closes the queue fds unless asked for queues
 	}
 	// The TUNSETIFF ioctl creates the device in the calling thread's
 	// namespace, not the netlink handle's: create it from inside n.
@@ -63,13 +76,14 @@ func (n *Netns) AddTun(t testing.TB, name string) netlink.Link {
 	if err != nil {
 		t.Fatalf("netns %s: add tun %s: %v", n.Name, name, err)
 	}
-	// The device is persistent; its queue file descriptors are not needed.
-	for _, f := range tun.Fds {
-		f.Close()
+	if len(tun.Fds) != 1 {
+		t.Fatalf("netns %s: tun %s: got %d queues, want 1", n.Name, name, len(tun.Fds))
 	}
+	fd := tun.Fds[0]
 	added := n.mustLink(t, name)
 	n.deleteOnCleanup(t, added)
-	return added
+	t.Cleanup(func() { fd.Close() })
+	return added, fd
 }
 
 func (n *Netns) addLink(t testing.TB, l netlink.Link) netlink.Link {

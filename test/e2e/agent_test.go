@@ -248,12 +248,9 @@ func (c *ipfixCollector) waitRecords(t *testing.T, n uint64) []flow.Record {
 	return recs
 }
 
-// obsKey is one flow at one observation point, as records are summed.
-type obsKey = flow.Key
-
 // sumByKey adds up the records of each flow and observation point.
-func sumByKey(recs []flow.Record) map[obsKey]flow.Counters {
-	out := map[obsKey]flow.Counters{}
+func sumByKey(recs []flow.Record) map[flow.Key]flow.Counters {
+	out := map[flow.Key]flow.Counters{}
 	for _, r := range recs {
 		c := out[r.Key]
 		c.Add(r.Counters)
