@@ -174,7 +174,7 @@ func TestPerInterfaceModeExportsEachObservationPoint(t *testing.T) {
 // as the sockets do.
 func TestIPv6AndGSOCountSegments(t *testing.T) {
 	n := newNode(t)
-	p1, p2, p3 := n.addBridgedPod(t, 21), n.addBridgedPod(t, 22), n.addBridgedPod(t, 23)
+	p1, p2, p3 := n.addBridgedPod(t, 21), n.addBridgedPod(t, 22), n.addRoutedPod(t, 4)
 	gipfix := startIPFIXCollector(t, "tcp")
 	nfd := startNfcapd(t)
 	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+tcp"), nfd.url())
