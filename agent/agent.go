@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 // RunWith is Run with injected parts.
 func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (err error) {
-	objs, err := bpf.Load(bpf.LoadOptions{MaxFlows: uint32(cfg.MaxFlows)})
+	objs, err := bpf.Load(bpf.LoadOptions{MaxFlows: uint32(cfg.MaxFlows), PreciseTimestamps: cfg.PreciseTimestamps})
 	if err != nil {
 		return err
 	}
@@ -78,12 +78,16 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	if err != nil {
 		return err
 	}
+	times, err := objs.NewClock(mono)
+	if err != nil {
+		return err
+	}
 	table := flow.NewTable(flow.TableConfig{
 		ActiveTimeout: cfg.ActiveTimeout,
 		IdleTimeout:   cfg.IdleTimeout,
 		PerInterface:  cfg.Mode == config.ModePerInterface,
 	})
-	loop := flow.NewLoop(drainer, table, sink, mono, flow.SystemClock{}, log)
+	loop := flow.NewLoop(drainer, table, sink, times, flow.SystemClock{}, log)
 
 	watcher, releaseLinks, err := newWatcher(cfg, objs, log, opts)
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 // benchRepeat is how often BPF_PROG_TEST_RUN runs the program per figure.
 const benchRepeat = 1_000_000
 
-// BenchmarkTCProgram reports ns/packet of podflow's TC program beside the
-// reference (5-tuple parse + one per-CPU hash update) and an empty program,
+// BenchmarkTCProgram reports ns/packet of podflow's TC program (jiffies
+// timestamps, and with PreciseTimestamps) beside the reference (5-tuple parse + one per-CPU hash update) and an empty program,
 // measured in the same run; ratio-to-reference is the figure that holds
 // across machines. Run with -benchtime 1x: each figure is already 1e6 runs.
 func BenchmarkTCProgram(b *testing.B) {
@@ -25,6 +25,11 @@ func BenchmarkTCProgram(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer objs.Close()
+	precise, err := Load(LoadOptions{MaxFlows: 1024, PreciseTimestamps: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer precise.Close()
 	var ref ReferenceObjects
 	if err := LoadReferenceObjects(&ref, nil); err != nil {
 		b.Fatal(err)
@@ -47,7 +52,9 @@ func BenchmarkTCProgram(b *testing.B) {
 				empty := perPacket(b, ref.TcEmpty, data)
 				reference := perPacket(b, ref.TcReference, data)
 				podflow := perPacket(b, objs.TcIngress, data)
+				preciseNs := perPacket(b, precise.TcIngress, data)
 				b.ReportMetric(podflow, "ns/packet")
+				b.ReportMetric(preciseNs, "precise-ns/packet")
 				b.ReportMetric(reference, "ref-ns/packet")
 				b.ReportMetric(empty, "empty-ns/packet")
 				b.ReportMetric(podflow/reference, "x-ref")

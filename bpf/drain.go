@@ -45,7 +45,7 @@ func NewDrainer(objs *Objects) (*Drainer, error) {
 
 // Drain appends to dst one Entry per flow counted since the previous Drain,
 // with timestamps converted by toWall.
-func (d *Drainer) Drain(dst []flow.Entry, toWall func(monoNs uint64) time.Time) ([]flow.Entry, error) {
+func (d *Drainer) Drain(dst []flow.Entry, toWall func(ts uint64) time.Time) ([]flow.Entry, error) {
 	if err := d.objs.LiveFlows.Update(uint32(0), d.idle, ebpf.UpdateAny); err != nil {
 		return dst, fmt.Errorf("swap live flow map: %w", err)
 	}

@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type FlowClockSample struct {
+	_       structs.HostLayout
+	Jiffies uint64
+	MonoNs  uint64
+}
+
 type FlowFlowKey struct {
 	_         structs.HostLayout
 	Saddr     [16]uint8
@@ -59,10 +65,12 @@ const (
 	FlowMapFlowsB            = "flows_b"
 	FlowMapLiveFlows         = "live_flows"
 	FlowMapStats             = "stats"
+	FlowProgSampleClock      = "sample_clock"
 	FlowProgTcEgress         = "tc_egress"
 	FlowProgTcEgressL3       = "tc_egress_l3"
 	FlowProgTcIngress        = "tc_ingress"
 	FlowProgTcIngressL3      = "tc_ingress_l3"
+	FlowVarLastClockSample   = "last_clock_sample"
 	FlowVarPreciseTimestamps = "precise_timestamps"
 	FlowVarUnusedFlowStat    = "unused_flow_stat"
 )
@@ -109,6 +117,7 @@ type FlowSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowProgramSpecs struct {
+	SampleClock *ebpf.ProgramSpec `ebpf:"sample_clock"`
 	TcEgress    *ebpf.ProgramSpec `ebpf:"tc_egress"`
 	TcEgressL3  *ebpf.ProgramSpec `ebpf:"tc_egress_l3"`
 	TcIngress   *ebpf.ProgramSpec `ebpf:"tc_ingress"`
@@ -129,6 +138,7 @@ type FlowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowVariableSpecs struct {
+	LastClockSample   *ebpf.VariableSpec `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.VariableSpec `ebpf:"precise_timestamps"`
 	UnusedFlowStat    *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
 }
@@ -172,6 +182,7 @@ func (m *FlowMaps) Close() error {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowVariables struct {
+	LastClockSample   *ebpf.Variable `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.Variable `ebpf:"precise_timestamps"`
 	UnusedFlowStat    *ebpf.Variable `ebpf:"unused_flow_stat"`
 }
@@ -180,6 +191,7 @@ type FlowVariables struct {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowPrograms struct {
+	SampleClock *ebpf.Program `ebpf:"sample_clock"`
 	TcEgress    *ebpf.Program `ebpf:"tc_egress"`
 	TcEgressL3  *ebpf.Program `ebpf:"tc_egress_l3"`
 	TcIngress   *ebpf.Program `ebpf:"tc_ingress"`
@@ -188,6 +200,7 @@ type FlowPrograms struct {
 
 func (p *FlowPrograms) Close() error {
 	return _FlowClose(
+		p.SampleClock,
 		p.TcEgress,
 		p.TcEgressL3,
 		p.TcIngress,

@@ -51,6 +51,8 @@ type Config struct {
 	TemplateRefresh time.Duration
 	// MaxFlows is the number of entries of the kernel flow map.
 	MaxFlows int
+	// PreciseTimestamps stamps packets in ns instead of kernel ticks.
+	PreciseTimestamps bool
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 }

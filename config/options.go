@@ -105,6 +105,8 @@ var options = []option{
 	intOption("max-flows", "32768", "entries of the kernel flow map, 1024..16777216; "+
 		"kernel memory = 2 buffers × N × (40 B × CPUs + 44 B), 22.75 MiB for the default on 8 CPUs",
 		func(c *Config) *int { return &c.MaxFlows }),
+	boolOption("precise-timestamps", "false", "stamp packets with ns resolution (bpf_ktime_get_ns, ~40 ns per packet more) instead of the kernel tick (1–10 ms)",
+		func(c *Config) *bool { return &c.PreciseTimestamps }),
 	{
 		name: "log-level", arg: "LEVEL", def: "info",
 		help: "debug, info, warn or error",

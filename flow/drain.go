@@ -13,7 +13,16 @@ import (
 // per observation point, with timestamps converted by toWall. The BPF
 // drainer implements it; tests use a fake.
 type Source interface {
-	Drain(dst []Entry, toWall func(monoNs uint64) time.Time) ([]Entry, error)
+	Drain(dst []Entry, toWall func(ts uint64) time.Time) ([]Entry, error)
+}
+
+// Timestamps converts the kernel's packet timestamps to wall-clock time.
+// Measure runs once per drain (the wall clock may have been stepped).
+// MonoConverter is one for CLOCK_MONOTONIC ns; the BPF clock another for
+// jiffies.
+type Timestamps interface {
+	Measure() error
+	ToWall(ts uint64) time.Time
 }
 
 // Sink receives the records that are due. The exporters implement it.
@@ -28,17 +37,17 @@ type Loop struct {
 	src     Source
 	table   *Table
 	sink    Sink
-	mono    *MonoConverter
+	times   Timestamps
 	clock   Clock
 	log     *zap.Logger
 	entries []Entry
 	records []Record
 }
 
-// NewLoop joins a source, a table and a sink. mono converts BPF timestamps;
-// clock decides timeouts (SystemClock in production).
-func NewLoop(src Source, table *Table, sink Sink, mono *MonoConverter, clock Clock, log *zap.Logger) *Loop {
-	return &Loop{src: src, table: table, sink: sink, mono: mono, clock: clock, log: log}
+// NewLoop joins a source, a table and a sink. times converts BPF
+// timestamps; clock decides timeouts (SystemClock in production).
+func NewLoop(src Source, table *Table, sink Sink, times Timestamps, clock Clock, log *zap.Logger) *Loop {
+	return &Loop{src: src, table: table, sink: sink, times: times, clock: clock, log: log}
 }
 
 // Run drains every interval until ctx is done. It does not shut down: the
@@ -77,11 +86,11 @@ func (l *Loop) Shutdown() error {
 }
 
 func (l *Loop) drain() error {
-	if err := l.mono.Measure(); err != nil {
+	if err := l.times.Measure(); err != nil {
 		l.log.Warn("clock offset not re-measured; keeping the previous one", zap.Error(err))
 	}
 	var err error
-	l.entries, err = l.src.Drain(l.entries[:0], l.mono.ToWall)
+	l.entries, err = l.src.Drain(l.entries[:0], l.times.ToWall)
 	l.table.Update(l.entries)
 	if err != nil {
 		return fmt.Errorf("drain: %w", err)
