@@ -30,8 +30,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, LoadOptions{MaxFlows: 1024})
+}
+
+func newHarnessWith(t *testing.T, opts LoadOptions) *harness {
+	t.Helper()
 	privtest.Require(t)
-	objs, err := Load(LoadOptions{MaxFlows: 1024})
+	objs, err := Load(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,24 @@ struct {
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
 
+/* Handshakes in progress, shared by all CPUs (a SYN and its SYN-ACK may be
+ * processed on different ones). LRU: a SYN never answered ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct handshake);
+	__uint(max_entries, 8192);
+} handshakes SEC(".maps");
+
 /* Set at load time. By default packets are stamped with jiffies: a plain
  * read of a kernel variable, tick resolution (1-10 ms), which IPFIX flow
  * records are fine with. bpf_ktime_get_ns costs ~40 ns per packet more on
  * this VM, even bpf_ktime_get_coarse_ns ~20 ns. User space converts jiffies with the
  * tick length and phase it measures through sample_clock. */
 volatile const bool precise_timestamps = false;
+
+/* Set at load time: time TCP handshakes on the wire (see handshake.h). */
+volatile const bool track_handshakes = true;
 
 /* The last sample_clock run: jiffies and CLOCK_MONOTONIC read together. */
 struct clock_sample {
@@ -68,6 +80,8 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 	if (v)
 		*v += n;
 }
+
+#include "handshake.h" /* uses stat_add and the handshakes map */
 
 static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 segs, __u16 flags, __u64 now)
 {
@@ -87,6 +101,8 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 	long err;
 
 	if (v) {
+		if (track_handshakes && key->proto == PROTO_TCP)
+			handshake_step(key, flags, v->tcp_flags, v);
 		flow_add(v, octets, segs, flags, now);
 		return;
 	}
@@ -97,6 +113,8 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 		.last_ns = now,
 		.tcp_flags = flags,
 	};
+	if (track_handshakes && key->proto == PROTO_TCP)
+		handshake_step(key, flags, 0, &nv);
 	err = bpf_map_update_elem(flows, key, &nv, BPF_NOEXIST);
 	if (!err)
 		return;

@@ -26,7 +26,21 @@ struct flow_val {
 	__u64 first_ns; /* bpf_ktime_get_ns of the first packet */
 	__u64 last_ns;
 	__u16 tcp_flags; /* OR of the 9 TCP flag bits (NS..FIN) */
-	__u8 _pad[6];
+	__u8 handshake_seen; /* 1: the two fields below hold a handshake's timing */
+	__u8 _pad;
+	/* A TCP handshake completed at this observation point, timed on the
+	 * wire (client→server flow only): SYN → SYN-ACK and SYN-ACK → ACK, µs. */
+	__u32 handshake_server_us;
+	__u32 handshake_client_us;
+	__u32 _pad2;
+};
+
+/* A TCP handshake in progress at one observation point, keyed by the
+ * client→server flow_key with direction 0 (the SYN and the SYN-ACK cross
+ * the interface in opposite directions). */
+struct handshake {
+	__u64 syn_ns;    /* the latest SYN: a retransmitted SYN is the one answered */
+	__u64 synack_ns; /* the latest SYN-ACK */
 };
 
 /* Indexes of the per-CPU `stats` array: what could not be put in a flow is
@@ -41,6 +55,7 @@ enum flow_stat {
 	STAT_L4_TRUNCATED_PACKETS, /* counted in the flow with ports 0 */
 	STAT_FRAGMENTS, /* non-first fragments, counted with ports 0 */
 	STAT_PULL_FAILED, /* headers not linear and bpf_skb_pull_data failed */
+	STAT_HANDSHAKES_EVICTED, /* handshakes map full: a SYN was not tracked */
 	STAT_MAX,
 };
 

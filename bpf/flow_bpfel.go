@@ -44,17 +44,28 @@ const (
 	FlowFlowStatSTAT_L4TRUNCATED_PACKETS FlowFlowStat = 6
 	FlowFlowStatSTAT_FRAGMENTS           FlowFlowStat = 7
 	FlowFlowStatSTAT_PULL_FAILED         FlowFlowStat = 8
-	FlowFlowStatSTAT_MAX                 FlowFlowStat = 9
+	FlowFlowStatSTAT_HANDSHAKES_EVICTED  FlowFlowStat = 9
+	FlowFlowStatSTAT_MAX                 FlowFlowStat = 10
 )
 
 type FlowFlowVal struct {
+	_                 structs.HostLayout
+	Packets           uint64
+	Octets            uint64
+	FirstNs           uint64
+	LastNs            uint64
+	TcpFlags          uint16
+	HandshakeSeen     uint8
+	Pad               uint8
+	HandshakeServerUs uint32
+	HandshakeClientUs uint32
+	Pad2              uint32
+}
+
+type FlowHandshake struct {
 	_        structs.HostLayout
-	Packets  uint64
-	Octets   uint64
-	FirstNs  uint64
-	LastNs   uint64
-	TcpFlags uint16
-	Pad      [6]uint8
+	SynNs    uint64
+	SynackNs uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -63,6 +74,7 @@ type FlowFlowVal struct {
 const (
 	FlowMapFlowsA            = "flows_a"
 	FlowMapFlowsB            = "flows_b"
+	FlowMapHandshakes        = "handshakes"
 	FlowMapLiveFlows         = "live_flows"
 	FlowMapStats             = "stats"
 	FlowProgSampleClock      = "sample_clock"
@@ -72,6 +84,7 @@ const (
 	FlowProgTcIngressL3      = "tc_ingress_l3"
 	FlowVarLastClockSample   = "last_clock_sample"
 	FlowVarPreciseTimestamps = "precise_timestamps"
+	FlowVarTrackHandshakes   = "track_handshakes"
 	FlowVarUnusedFlowStat    = "unused_flow_stat"
 )
 
@@ -128,10 +141,11 @@ type FlowProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowMapSpecs struct {
-	FlowsA    *ebpf.MapSpec `ebpf:"flows_a"`
-	FlowsB    *ebpf.MapSpec `ebpf:"flows_b"`
-	LiveFlows *ebpf.MapSpec `ebpf:"live_flows"`
-	Stats     *ebpf.MapSpec `ebpf:"stats"`
+	FlowsA     *ebpf.MapSpec `ebpf:"flows_a"`
+	FlowsB     *ebpf.MapSpec `ebpf:"flows_b"`
+	Handshakes *ebpf.MapSpec `ebpf:"handshakes"`
+	LiveFlows  *ebpf.MapSpec `ebpf:"live_flows"`
+	Stats      *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // FlowVariableSpecs contains global variables before they are loaded into the kernel.
@@ -140,6 +154,7 @@ type FlowMapSpecs struct {
 type FlowVariableSpecs struct {
 	LastClockSample   *ebpf.VariableSpec `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.VariableSpec `ebpf:"precise_timestamps"`
+	TrackHandshakes   *ebpf.VariableSpec `ebpf:"track_handshakes"`
 	UnusedFlowStat    *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
 }
 
@@ -163,16 +178,18 @@ func (o *FlowObjects) Close() error {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowMaps struct {
-	FlowsA    *ebpf.Map `ebpf:"flows_a"`
-	FlowsB    *ebpf.Map `ebpf:"flows_b"`
-	LiveFlows *ebpf.Map `ebpf:"live_flows"`
-	Stats     *ebpf.Map `ebpf:"stats"`
+	FlowsA     *ebpf.Map `ebpf:"flows_a"`
+	FlowsB     *ebpf.Map `ebpf:"flows_b"`
+	Handshakes *ebpf.Map `ebpf:"handshakes"`
+	LiveFlows  *ebpf.Map `ebpf:"live_flows"`
+	Stats      *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *FlowMaps) Close() error {
 	return _FlowClose(
 		m.FlowsA,
 		m.FlowsB,
+		m.Handshakes,
 		m.LiveFlows,
 		m.Stats,
 	)
@@ -184,6 +201,7 @@ func (m *FlowMaps) Close() error {
 type FlowVariables struct {
 	LastClockSample   *ebpf.Variable `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.Variable `ebpf:"precise_timestamps"`
+	TrackHandshakes   *ebpf.Variable `ebpf:"track_handshakes"`
 	UnusedFlowStat    *ebpf.Variable `ebpf:"unused_flow_stat"`
 }
 

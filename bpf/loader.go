@@ -20,6 +20,9 @@ type LoadOptions struct {
 	// resolution, ~40 ns per packet more here) instead of jiffies (tick
 	// resolution, 1–10 ms).
 	PreciseTimestamps bool
+	// TrackHandshakes times TCP handshakes on the wire (SYN → SYN-ACK →
+	// ACK) at every observation point.
+	TrackHandshakes bool
 }
 
 // Objects are podflow's loaded TC programs and maps.
@@ -44,6 +47,12 @@ func Load(opts LoadOptions) (*Objects, error) {
 		spec.Maps[name].MaxEntries = opts.MaxFlows
 	}
 	spec.Maps[FlowMapLiveFlows].InnerMap.MaxEntries = opts.MaxFlows
+	// Handshakes last one RTT: a quarter of the flows in flight at once is
+	// plenty, and the LRU evicts SYNs that were never answered.
+	spec.Maps[FlowMapHandshakes].MaxEntries = max(opts.MaxFlows/4, 1024)
+	if err := spec.Variables["track_handshakes"].Set(opts.TrackHandshakes); err != nil {
+		return nil, fmt.Errorf("set track_handshakes: %w", err)
+	}
 	if err := spec.Variables["precise_timestamps"].Set(opts.PreciseTimestamps); err != nil {
 		return nil, fmt.Errorf("set precise_timestamps: %w", err)
 	}
@@ -96,4 +105,5 @@ var StatNames = [FlowFlowStatSTAT_MAX]string{
 	FlowFlowStatSTAT_L4TRUNCATED_PACKETS: "l4_truncated_packets",
 	FlowFlowStatSTAT_FRAGMENTS:           "later_fragments",
 	FlowFlowStatSTAT_PULL_FAILED:         "pull_failed",
+	FlowFlowStatSTAT_HANDSHAKES_EVICTED:  "handshakes_not_tracked",
 }

@@ -27,13 +27,17 @@ type ReferenceFlowKey struct {
 }
 
 type ReferenceFlowVal struct {
-	_        structs.HostLayout
-	Packets  uint64
-	Octets   uint64
-	FirstNs  uint64
-	LastNs   uint64
-	TcpFlags uint16
-	Pad      [6]uint8
+	_                 structs.HostLayout
+	Packets           uint64
+	Octets            uint64
+	FirstNs           uint64
+	LastNs            uint64
+	TcpFlags          uint16
+	HandshakeSeen     uint8
+	Pad               uint8
+	HandshakeServerUs uint32
+	HandshakeClientUs uint32
+	Pad2              uint32
 }
 
 // Names of all BPF objects in the ELF.

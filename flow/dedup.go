@@ -71,7 +71,7 @@ func observedEarlier(aFirst int64, a Key, bFirst int64, b Key) bool {
 func (t *Table) foldOrDrop(idx int32, e *Entry) {
 	k := &t.slots[idx].key
 	if k.IfIndex == e.IfIndex && k.Direction == e.Direction {
-		t.fold(idx, &e.Counters)
+		t.fold(idx, e)
 		return
 	}
 	t.stats.DedupDroppedEntries++

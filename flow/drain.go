@@ -16,6 +16,12 @@ type Source interface {
 	Drain(dst []Entry, toWall func(ts uint64) time.Time) ([]Entry, error)
 }
 
+// TupleSource yields what sockets and drop points measured per 5-tuple since
+// its previous call. The BPF event drainer implements it.
+type TupleSource interface {
+	DrainTuples(dst []TupleEntry) ([]TupleEntry, error)
+}
+
 // Timestamps converts the kernel's packet timestamps to wall-clock time.
 // Measure runs once per drain (the wall clock may have been stepped).
 // MonoConverter is one for CLOCK_MONOTONIC ns; the BPF clock another for
@@ -40,7 +46,9 @@ type Loop struct {
 	times   Timestamps
 	clock   Clock
 	log     *zap.Logger
+	tuples  TupleSource // optional
 	entries []Entry
+	joined  []TupleEntry
 	records []Record
 }
 
@@ -48,6 +56,14 @@ type Loop struct {
 // timestamps; clock decides timeouts (SystemClock in production).
 func NewLoop(src Source, table *Table, sink Sink, times Timestamps, clock Clock, log *zap.Logger) *Loop {
 	return &Loop{src: src, table: table, sink: sink, times: times, clock: clock, log: log}
+}
+
+// WithTuples makes every drain also drain src and join its measurements to
+// the flows (before end-of-flow decisions, so a connection's last
+// measurements leave with it). Call before Run.
+func (l *Loop) WithTuples(src TupleSource) *Loop {
+	l.tuples = src
+	return l
 }
 
 // Run drains every interval until ctx is done. It does not shut down: the
@@ -89,13 +105,20 @@ func (l *Loop) drain() error {
 	if err := l.times.Measure(); err != nil {
 		l.log.Warn("clock offset not re-measured; keeping the previous one", zap.Error(err))
 	}
-	var err error
+	var err, tupleErr error
 	l.entries, err = l.src.Drain(l.entries[:0], l.times.ToWall)
-	l.table.Update(l.entries)
-	if err != nil {
-		return fmt.Errorf("drain: %w", err)
+	l.joined = l.joined[:0]
+	if l.tuples != nil {
+		l.joined, tupleErr = l.tuples.DrainTuples(l.joined)
 	}
-	return nil
+	l.table.Update(l.entries, l.joined...)
+	if err != nil {
+		err = fmt.Errorf("drain: %w", err)
+	}
+	if tupleErr != nil {
+		tupleErr = fmt.Errorf("drain tuple measurements: %w", tupleErr)
+	}
+	return errors.Join(err, tupleErr)
 }
 
 func (l *Loop) export() error {

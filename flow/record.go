@@ -133,10 +133,12 @@ func (c *Counters) Add(o Counters) {
 	}
 }
 
-// Entry is one drained flow: a Key and its counters for the interval.
+// Entry is one drained flow: a Key and its counters for the interval, with
+// what the TC programs measured beside them (the handshake timing).
 type Entry struct {
 	Key
 	Counters
+	Measures Measures
 }
 
 // Record is one exported flow record: the delta since this flow's previous
@@ -144,6 +146,7 @@ type Entry struct {
 type Record struct {
 	Key
 	Counters
+	Measures  Measures
 	EndReason EndReason
 }
 

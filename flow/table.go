@@ -37,6 +37,11 @@ type TableStats struct {
 	DedupDroppedPackets uint64
 	DedupDroppedOctets  uint64
 	OverMaxFlows        uint64 // new flows exported at once because MaxFlows was reached
+	// Socket and drop measurements whose tuple no held flow has: traffic
+	// that crossed no observed interface (loopback, host-local), or whose
+	// flow already left the table.
+	UnmatchedTuples      uint64
+	UnmatchedDropPackets uint64
 }
 
 // Table turns drained per-interval counters into flow records: it holds each
@@ -81,7 +86,12 @@ type flowSlot struct {
 	next     int32 // next slot of the same tuple, or next free slot; -1 ends the list
 	tcpFlags uint16
 	state    uint8
+	m        Measures // pending with the delta
 }
+
+// pending reports whether the slot has something to export: packets, or
+// measurements that arrived after its last record (a late retransmission).
+func (s *flowSlot) pending() bool { return s.packets > 0 || s.m != (Measures{}) }
 
 const (
 	slotInUse    uint8 = 1 << iota
@@ -128,18 +138,45 @@ func (t *Table) publish() {
 }
 
 // Update folds one drain's entries (merged over CPUs, wall-clock times) into
-// the table. The same Key may appear more than once: its counters are summed.
-// Entries with no packets are ignored. Flows that end (TCP FIN both ways or
-// RST) or do not fit under MaxFlows are removed here; their records come out
-// of the next Expire or Flush. Cost: O(len(entries)).
-func (t *Table) Update(entries []Entry) {
+// the table, then joins the drain's tuple measurements (sockets, drops) to
+// the flows of their tuples. The same Key may appear more than once: its
+// counters are summed. Entries with no packets are ignored. Flows that end
+// (TCP FIN both ways or RST) or do not fit under MaxFlows are removed here,
+// after the join, so a connection's last measurements leave with it; their
+// records come out of the next Expire or Flush. Cost: O(len(entries) +
+// len(tuples)).
+func (t *Table) Update(entries []Entry, tuples ...TupleEntry) {
 	if t.cfg.PerInterface {
 		t.updatePerInterface(entries)
 	} else {
 		t.updateDedup(entries)
 	}
+	t.join(tuples)
 	t.finishUpdate()
 	t.publish()
+}
+
+// join adds each tuple's measurements to one flow of that tuple, so they are
+// counted once: in dedup mode its only flow; in per-interface mode the flow
+// of its first observation point by the dedup tie rule (ingress before
+// egress, then the lowest ifindex).
+func (t *Table) join(tuples []TupleEntry) {
+	for i := range tuples {
+		te := &tuples[i]
+		idx, ok := t.byTuple[te.Tuple]
+		if !ok {
+			t.stats.UnmatchedTuples++
+			t.stats.UnmatchedDropPackets += te.DropPackets
+			continue
+		}
+		best := idx
+		for idx = t.slots[idx].next; idx >= 0; idx = t.slots[idx].next {
+			if observedEarlier(0, t.slots[idx].key, 0, t.slots[best].key) {
+				best = idx
+			}
+		}
+		t.slots[best].m.Add(&te.Measures)
+	}
 }
 
 func (t *Table) updatePerInterface(entries []Entry) {
@@ -152,7 +189,7 @@ func (t *Table) updatePerInterface(entries []Entry) {
 		if idx < 0 {
 			idx = t.create(e.Key)
 		}
-		t.fold(idx, &e.Counters)
+		t.fold(idx, e)
 	}
 }
 
@@ -198,9 +235,11 @@ func (t *Table) create(k Key) int32 {
 	return idx
 }
 
-// fold adds c to the slot's pending delta.
-func (t *Table) fold(idx int32, c *Counters) {
+// fold adds e's counts to the slot's pending delta.
+func (t *Table) fold(idx int32, e *Entry) {
 	s := &t.slots[idx]
+	c := &e.Counters
+	s.m.Add(&e.Measures)
 	first, last := c.First.UnixNano(), c.Last.UnixNano()
 	if s.packets == 0 {
 		s.firstNs, s.lastNs, s.tcpFlags = first, last, 0
@@ -288,7 +327,7 @@ func (t *Table) endChain(tuple Tuple) {
 }
 
 func (t *Table) emitReady(idx int32, reason EndReason) {
-	if t.slots[idx].packets > 0 {
+	if t.slots[idx].pending() {
 		t.ready = append(t.ready, t.record(idx, reason))
 	}
 }
@@ -305,6 +344,7 @@ func (t *Table) record(idx int32, reason EndReason) Record {
 			Last:     time.Unix(0, s.lastNs),
 			TCPFlags: s.tcpFlags,
 		},
+		Measures:  s.m,
 		EndReason: reason,
 	}
 }
@@ -354,13 +394,13 @@ func (t *Table) Expire(now time.Time, out []Record) []Record {
 		}
 		switch {
 		case nowNs-s.lastNs >= t.idleNs:
-			if s.packets > 0 {
+			if s.pending() {
 				out = t.handOut(out, t.record(int32(i), IdleTimeout))
 			}
 			t.remove(int32(i))
 		case s.packets > 0 && nowNs-s.firstNs >= t.activeNs:
 			out = t.handOut(out, t.record(int32(i), ActiveTimeout))
-			s.packets, s.octets, s.tcpFlags = 0, 0, 0 // lastNs stays: idle is judged on it
+			s.packets, s.octets, s.tcpFlags, s.m = 0, 0, 0, Measures{} // lastNs stays: idle is judged on it
 		}
 	}
 	t.publish()
@@ -372,7 +412,7 @@ func (t *Table) Expire(now time.Time, out []Record) []Record {
 func (t *Table) Flush(out []Record) []Record {
 	out = t.handOutReady(out)
 	for i := range t.slots {
-		if t.slots[i].state&slotInUse != 0 && t.slots[i].packets > 0 {
+		if t.slots[i].state&slotInUse != 0 && t.slots[i].pending() {
 			out = t.handOut(out, t.record(int32(i), ForcedEnd))
 		}
 	}

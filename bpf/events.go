@@ -1,0 +1,175 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+)
+
+// EventOptions select and size the tracepoint programs.
+type EventOptions struct {
+	// MaxTuples is the number of entries of each of the two tuple maps.
+	MaxTuples uint32
+	// RTT samples each local TCP socket's smoothed RTT (tcp_probe).
+	RTT bool
+	// Retransmits counts local TCP sockets' retransmissions
+	// (tcp_retransmit_skb, tcp_retransmit_synack).
+	Retransmits bool
+	// Drops counts packets the kernel dropped, with the reason (kfree_skb).
+	Drops bool
+}
+
+// Events are podflow's loaded and attached tracepoint programs. A program
+// the kernel refuses is left out (Attach says which and why); the others
+// keep working, and so do the TC programs.
+type Events struct {
+	EventsMaps
+	programs []*ebpf.Program
+	links    []link.Link
+	// Attached names the programs running, by tracepoint.
+	Attached []string
+}
+
+// eventPrograms maps each option to its programs.
+func eventPrograms(opts EventOptions) []string {
+	var names []string
+	if opts.RTT {
+		names = append(names, EventsProgTcpProbe)
+	}
+	if opts.Retransmits {
+		names = append(names, EventsProgTcpRetransmitSkb, EventsProgTcpRetransmitSynack)
+	}
+	if opts.Drops {
+		names = append(names, EventsProgKfreeSkb)
+	}
+	return names
+}
+
+// OpenEvents loads the tracepoint maps and the programs opts selects, and
+// attaches them. The error joins one error per program that could not be
+// loaded or attached; Events is usable whenever it is not nil, with
+// whatever did attach (possibly nothing).
+func OpenEvents(opts EventOptions) (*Events, error) {
+	spec, err := LoadEvents()
+	if err != nil {
+		return nil, fmt.Errorf("load events spec: %w", err)
+	}
+	if opts.MaxTuples == 0 {
+		opts.MaxTuples = DefaultMaxFlows
+	}
+	for _, name := range []string{EventsMapTuplesA, EventsMapTuplesB} {
+		spec.Maps[name].MaxEntries = opts.MaxTuples
+	}
+	spec.Maps[EventsMapLiveTuples].InnerMap.MaxEntries = opts.MaxTuples
+	e := &Events{}
+	if err := spec.LoadAndAssign(&e.EventsMaps, nil); err != nil {
+		return nil, fmt.Errorf("load event maps: %w", err)
+	}
+	if err := e.LiveTuples.Update(uint32(0), e.TuplesA, ebpf.UpdateAny); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("make tuples_a live: %w", err)
+	}
+	replace := map[string]*ebpf.Map{
+		EventsMapTuplesA:    e.TuplesA,
+		EventsMapTuplesB:    e.TuplesB,
+		EventsMapLiveTuples: e.LiveTuples,
+		EventsMapEventStats: e.EventStats,
+	}
+	var errs []error
+	for _, name := range eventPrograms(opts) {
+		if err := e.attach(spec, name, replace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return e, errors.Join(errs...)
+}
+
+// attach loads one program (sharing the maps already loaded) and attaches
+// it to its BTF tracepoint.
+func (e *Events) attach(spec *ebpf.CollectionSpec, name string, maps map[string]*ebpf.Map) error {
+	single := spec.Copy()
+	for n := range single.Programs {
+		if n != name {
+			delete(single.Programs, n)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(single, ebpf.CollectionOptions{MapReplacements: maps})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return fmt.Errorf("load %s: %w\n%+v", name, err, verr)
+		}
+		return fmt.Errorf("load %s: %w", name, err)
+	}
+	prog := coll.DetachProgram(name)
+	coll.Close() // drops only the collection's references to the shared maps
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+	if err != nil {
+		prog.Close()
+		return fmt.Errorf("attach tp_btf/%s: %w", name, err)
+	}
+	e.programs = append(e.programs, prog)
+	e.links = append(e.links, l)
+	e.Attached = append(e.Attached, name)
+	return nil
+}
+
+// Close detaches the programs and releases everything.
+func (e *Events) Close() error {
+	var errs []error
+	for _, l := range e.links {
+		errs = append(errs, l.Close())
+	}
+	for _, p := range e.programs {
+		errs = append(errs, p.Close())
+	}
+	e.links, e.programs, e.Attached = nil, nil, nil
+	errs = append(errs, e.EventsMaps.Close())
+	return errors.Join(errs...)
+}
+
+// Stats returns the sums over CPUs of the event counters, indexed by
+// EventsEventStat.
+func (e *Events) Stats() ([EventsEventStatEVSTAT_MAX]uint64, error) {
+	var out [EventsEventStatEVSTAT_MAX]uint64
+	for i := range out {
+		var perCPU []uint64
+		if err := e.EventStats.Lookup(uint32(i), &perCPU); err != nil {
+			return out, fmt.Errorf("read event stat %d: %w", i, err)
+		}
+		for _, v := range perCPU {
+			out[i] += v
+		}
+	}
+	return out, nil
+}
+
+// EventStatNames name the event counters, indexed by EventsEventStat.
+var EventStatNames = [EventsEventStatEVSTAT_MAX]string{
+	EventsEventStatEVSTAT_DROPS_NOT_IP:   "drops_not_ip",
+	EventsEventStatEVSTAT_MAP_FULL:       "tuple_map_full",
+	EventsEventStatEVSTAT_RETRANS_FAILED: "retransmits_not_sent",
+}
+
+// DropReasons reads the names of the kernel's drop reasons from its BTF
+// (enum skb_drop_reason: the values differ between kernel versions), without
+// the SKB_DROP_REASON_ prefix.
+func DropReasons() (map[uint32]string, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load kernel BTF: %w", err)
+	}
+	var enum *btf.Enum
+	if err := spec.TypeByName("skb_drop_reason", &enum); err != nil {
+		return nil, fmt.Errorf("enum skb_drop_reason: %w", err)
+	}
+	out := make(map[uint32]string, len(enum.Values))
+	for _, v := range enum.Values {
+		out[uint32(v.Value)] = strings.TrimPrefix(v.Name, "SKB_DROP_REASON_")
+	}
+	return out, nil
+}
