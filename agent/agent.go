@@ -49,7 +49,11 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 // RunWith is Run with injected parts.
 func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (err error) {
-	objs, err := bpf.Load(bpf.LoadOptions{MaxFlows: uint32(cfg.MaxFlows), PreciseTimestamps: cfg.PreciseTimestamps})
+	objs, err := bpf.Load(bpf.LoadOptions{
+		MaxFlows:          uint32(cfg.MaxFlows),
+		PreciseTimestamps: cfg.PreciseTimestamps,
+		TrackHandshakes:   cfg.HandshakeRTT,
+	})
 	if err != nil {
 		return err
 	}
@@ -88,6 +92,11 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		PerInterface:  cfg.Mode == config.ModePerInterface,
 	})
 	loop := flow.NewLoop(drainer, table, sink, times, flow.SystemClock{}, log)
+	events, tuples := openEvents(cfg, log)
+	if events != nil {
+		defer events.Close()
+		loop.WithTuples(tuples)
+	}
 
 	watcher, releaseLinks, err := newWatcher(cfg, objs, log, opts)
 	if err != nil {
@@ -123,9 +132,13 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	// is exported, with forced end.
 	stopAttach()
 	wg.Wait()
+	var detachErr error
+	if events != nil {
+		detachErr = events.Detach()
+	}
 	shutdownErr := loop.Shutdown()
 	logKernelStats(log, objs, zap.InfoLevel)
-	return errors.Join(attachErr, shutdownErr)
+	return errors.Join(attachErr, detachErr, shutdownErr)
 }
 
 // newWatcher returns the interface watcher and a func that releases its
@@ -178,6 +191,7 @@ func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error)
 				ObservationDomainID: cfg.ObservationDomain,
 				MTU:                 cfg.MTU,
 				TemplateRefresh:     cfg.TemplateRefresh,
+				EnterpriseNumber:    cfg.EnterpriseNumber,
 			}, log.With(zap.String("collector", c.URL)))
 		default:
 			err = fmt.Errorf("protocol %q not supported", c.Protocol)

@@ -118,12 +118,19 @@ func (e *Events) attach(spec *ebpf.CollectionSpec, name string, maps map[string]
 	return nil
 }
 
-// Close detaches the programs and releases everything.
-func (e *Events) Close() error {
+// Detach stops the programs; the maps stay readable for a last drain.
+func (e *Events) Detach() error {
 	var errs []error
 	for _, l := range e.links {
 		errs = append(errs, l.Close())
 	}
+	e.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches the programs and releases everything.
+func (e *Events) Close() error {
+	errs := []error{e.Detach()}
 	for _, p := range e.programs {
 		errs = append(errs, p.Close())
 	}

@@ -81,6 +81,31 @@ func addFlowJSON(w *jsonObject, f flow.Record) {
 	}
 	w.add("flowDirection", uint8(f.Direction))
 	w.add("flowEndReason", uint8(f.EndReason))
+	addMeasuresJSON(w, &f.Measures)
+}
+
+// addMeasuresJSON writes the measurement groups the record carries, under
+// the element names of exporter.Fields.
+func addMeasuresJSON(w *jsonObject, m *flow.Measures) {
+	if m.HasRTT() {
+		w.add("tcpRttMinMicroseconds", m.RTTMinUs)
+		w.add("tcpRttMaxMicroseconds", m.RTTMaxUs)
+		w.add("tcpRttMeanMicroseconds", m.RTTMeanUs())
+		w.add("tcpRttSampleCount", m.RTTSamples)
+	}
+	if m.HasRetrans() {
+		w.add("RETRANSMITTED_IN_PKTS", m.RetransPackets)
+		w.add("tcpRetransmittedPayloadOctets", m.RetransOctets)
+	}
+	if m.Handshake.Seen {
+		w.add("tcpHandshakeServerMicroseconds", m.Handshake.ServerUs)
+		w.add("tcpHandshakeClientMicroseconds", m.Handshake.ClientUs)
+	}
+	if m.HasDrops() {
+		w.add("droppedPacketDeltaCount", m.DropPackets)
+		w.add("droppedOctetDeltaCount", m.DropOctets)
+		w.add("kernelDropReason", m.DropReason)
+	}
 }
 
 // jsonValue gives Extra values the JSON form a reader expects.
@@ -189,6 +214,19 @@ func writeFlowText(b *strings.Builder, f flow.Record) {
 	}
 	if !f.First.IsZero() && !f.Last.IsZero() {
 		fmt.Fprintf(b, " dur=%s", f.Last.Sub(f.First))
+	}
+	m := &f.Measures
+	if m.HasRTT() {
+		fmt.Fprintf(b, " rtt=%d/%d/%dus(%d)", m.RTTMinUs, m.RTTMeanUs(), m.RTTMaxUs, m.RTTSamples)
+	}
+	if m.HasRetrans() {
+		fmt.Fprintf(b, " retrans=%d/%dB", m.RetransPackets, m.RetransOctets)
+	}
+	if m.Handshake.Seen {
+		fmt.Fprintf(b, " handshake=%d+%dus", m.Handshake.ServerUs, m.Handshake.ClientUs)
+	}
+	if m.HasDrops() {
+		fmt.Fprintf(b, " dropped=%d/%dB why=%s", m.DropPackets, m.DropOctets, m.DropReason)
 	}
 }
 

@@ -26,13 +26,20 @@ type recordBuilder struct {
 	icmpType4, icmpCode4           optional
 	icmpType6, icmpCode6           optional
 	ingress, egress, flowDirection optional
+	rttMeanUs                      optional
 
 	problems []error // fields that were well-formed but make no sense (counted as decode errors)
 }
 
 // add places one decoded field.
 func (b *recordBuilder) add(f field, v any) {
-	if f.key.pen != 0 || b.seen[f.key.id] || !b.place(f, v) {
+	if f.key.pen != 0 {
+		if !b.placeMeasure(f, v) {
+			b.extra(f.name, v)
+		}
+		return
+	}
+	if b.seen[f.key.id] || !b.place(f, v) {
 		b.extra(f.name, v)
 		return
 	}
@@ -102,10 +109,50 @@ func (b *recordBuilder) place(f field, v any) bool {
 		b.egress = optional{f.name, u, isUint}
 	case ieFlowDirection:
 		b.flowDirection = optional{f.name, u, isUint}
+	case ieDroppedPacketDeltaCount:
+		r.Measures.DropPackets = u
+	case ieDroppedOctetDeltaCount:
+		r.Measures.DropOctets = u
 	default:
 		return false
 	}
 	return isUint
+}
+
+// placeMeasure maps podflow's enterprise elements (registered by
+// RegisterEnterpriseNumber) into Record.Measures; false sends the field to
+// Extra.
+func (b *recordBuilder) placeMeasure(f field, v any) bool {
+	m := &b.r.Measures
+	if s, ok := v.(string); ok && f.name == "kernelDropReason" {
+		m.DropReason = s
+		return true
+	}
+	u, ok := v.(uint64)
+	if !ok {
+		return false
+	}
+	switch f.name {
+	case "tcpRttMinMicroseconds":
+		m.RTTMinUs = uint32(u)
+	case "tcpRttMaxMicroseconds":
+		m.RTTMaxUs = uint32(u)
+	case "tcpRttMeanMicroseconds":
+		b.rttMeanUs = optional{f.name, u, true} // RTTSumUs once the count is known
+	case "tcpRttSampleCount":
+		m.RTTSamples = uint32(u)
+	case "RETRANSMITTED_IN_PKTS":
+		m.RetransPackets = uint32(u)
+	case "tcpRetransmittedPayloadOctets":
+		m.RetransOctets = u
+	case "tcpHandshakeServerMicroseconds":
+		m.Handshake.ServerUs, m.Handshake.Seen = uint32(u), true
+	case "tcpHandshakeClientMicroseconds":
+		m.Handshake.ClientUs, m.Handshake.Seen = uint32(u), true
+	default:
+		return false
+	}
+	return true
 }
 
 // finish resolves the elements whose meaning depends on each other: ICMP
@@ -129,6 +176,10 @@ func (b *recordBuilder) finish() {
 		}
 	}
 	b.interfaces()
+	if b.rttMeanUs.ok {
+		// The mean was rounded down from the sum: this sum gives it back.
+		r.Measures.RTTSumUs = b.rttMeanUs.v * uint64(r.Measures.RTTSamples)
+	}
 }
 
 // typeCodeChoice is the ICMP type/code a record carries: one combined

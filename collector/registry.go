@@ -6,6 +6,8 @@ import (
 
 	"github.com/vmware/go-ipfix/pkg/entities"
 	"github.com/vmware/go-ipfix/pkg/registry"
+
+	"github.com/podflow/podflow/exporter"
 )
 
 // ieKey identifies an information element: enterprise number (0 for IANA)
@@ -40,6 +42,8 @@ const (
 	ieICMPTypeIPv6             uint16 = 178
 	ieICMPCodeIPv6             uint16 = 179
 	iePaddingOctets            uint16 = 210
+	ieDroppedOctetDeltaCount   uint16 = 132
+	ieDroppedPacketDeltaCount  uint16 = 133
 )
 
 var (
@@ -54,8 +58,40 @@ var (
 // race. We copy what we need once and never touch the globals again.
 func lookupIE(k ieKey) (entities.InfoElement, bool) {
 	registryOnce.Do(snapshotRegistry)
-	ie, ok := knownIEs[k]
+	if ie, ok := knownIEs[k]; ok {
+		return ie, true
+	}
+	ownMu.RLock()
+	defer ownMu.RUnlock()
+	ie, ok := ownIEs[k]
 	return ie, ok
+}
+
+var (
+	ownMu  sync.RWMutex
+	ownIEs = map[ieKey]entities.InfoElement{}
+)
+
+func init() { RegisterEnterpriseNumber(exporter.DefaultPEN) }
+
+// RegisterEnterpriseNumber makes the collector decode podflow's own
+// elements (and ntop's that podflow sends) under pen, by their names in
+// exporter.Fields, and place them in Received.Measures. exporter.DefaultPEN
+// is registered from the start; an exporter configured with another
+// --enterprise-number needs its collector to register it too.
+func RegisterEnterpriseNumber(pen uint32) {
+	ownMu.Lock()
+	defer ownMu.Unlock()
+	for _, f := range exporter.Fields {
+		if !f.Own && f.PEN == 0 {
+			continue // IANA elements come from the registry
+		}
+		if f.Own {
+			f.PEN = pen
+		}
+		ie := entities.NewInfoElement(f.Name, f.ID, entities.IENameToType(f.Type), f.PEN, f.Length)
+		ownIEs[ieKey{pen: f.PEN, id: f.ID}] = *ie
+	}
 }
 
 func snapshotRegistry() {

@@ -53,15 +53,21 @@ type Config struct {
 	MaxFlows int
 	// PreciseTimestamps stamps packets in ns instead of kernel ticks.
 	PreciseTimestamps bool
+	// TCPRTT, TCPRetransmits and KernelDrops attach the socket and drop
+	// tracepoints; HandshakeRTT times TCP handshakes in the TC programs.
+	TCPRTT, TCPRetransmits, KernelDrops, HandshakeRTT bool
+	// EnterpriseNumber is the PEN of podflow's own IPFIX elements.
+	EnterpriseNumber uint32
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 }
 
-// FlowMapBytes is the kernel memory the flow maps take with MaxFlows entries
-// on a machine with cpus CPUs: two buffers (the map being filled and the one
-// being drained) of per-CPU values (40 B each) plus the 44 B key.
+// FlowMapBytes is the kernel memory the flow and tuple maps take with
+// MaxFlows entries on a machine with cpus CPUs: two buffers each (the map
+// being filled and the one being drained) of per-CPU values (48 B per flow,
+// 64 B per tuple) plus the 44 B key.
 func (c *Config) FlowMapBytes(cpus int) uint64 {
-	return 2 * uint64(c.MaxFlows) * (40*uint64(cpus) + 44)
+	return 2*uint64(c.MaxFlows)*(48*uint64(cpus)+44) + 2*uint64(c.MaxFlows)*(64*uint64(cpus)+44)
 }
 
 // Defaults returns the configuration with every option at its default.

@@ -33,7 +33,7 @@ func TestOptionsMarkdownListsEveryOption(t *testing.T) {
 		"| `--active-timeout DUR` | `PODFLOW_ACTIVE_TIMEOUT` | `60s` | export a long-lived flow at least this often |",
 		"| `--config FILE` | `PODFLOW_CONFIG` | (none) |",
 		"| `--max-flows N` | `PODFLOW_MAX_FLOWS` | `32768` |",
-		"2 buffers × N × (40 B × CPUs + 44 B)",
+		"2 buffers × N × (48 B × CPUs + 44 B)",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -69,7 +69,7 @@ func TestMarshalLogObject(t *testing.T) {
 	log.Info("config", zap.Object("config", c))
 	want := `{"msg":"config","config":{"config":"","collector":["ipfix+udp://127.0.0.1:4739"],"interfaces":["eth0","en*"],` +
 		`"veth":true,"mode":"dedup","active-timeout":"1m","idle-timeout":"15s","poll-interval":"1s","observation-domain":1,` +
-		`"mtu":1500,"template-refresh":"10m","max-flows":32768,"precise-timestamps":false,"log-level":"info"}}` + "\n"
+		`"mtu":1500,"template-refresh":"10m","max-flows":32768,"precise-timestamps":false,"tcp-rtt":true,"tcp-retransmits":true,"kernel-drops":true,"handshake-rtt":true,"enterprise-number":32473,"log-level":"info"}}` + "\n"
 	if buf.String() != want {
 		t.Fatalf("logged\n%s\nwant\n%s", buf.String(), want)
 	}

@@ -57,7 +57,9 @@ func TestDefaults(t *testing.T) {
 		MTU:               1500,
 		TemplateRefresh:   10 * time.Minute,
 		MaxFlows:          32768,
-		LogLevel:          "info",
+		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true,
+		EnterpriseNumber: 32473,
+		LogLevel:         "info",
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant %+v", got, want)
@@ -71,8 +73,8 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestFlowMapBytes(t *testing.T) {
-	if got := Defaults().FlowMapBytes(8); got != 23855104 { // 2 × 32768 × (40×8 + 44)
-		t.Fatalf("FlowMapBytes(8) = %d, want 23855104", got)
+	if got := Defaults().FlowMapBytes(8); got != 64487424 { // 2 × 32768 × (48×8 + 44) + 2 × 32768 × (64×8 + 44)
+		t.Fatalf("FlowMapBytes(8) = %d, want 64487424", got)
 	}
 }
 
@@ -134,7 +136,9 @@ log-level: debug
 		MTU:               9000,
 		TemplateRefresh:   time.Hour,
 		MaxFlows:          65536,
-		LogLevel:          "debug",
+		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true,
+		EnterpriseNumber: 32473,
+		LogLevel:         "debug",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)

@@ -102,11 +102,32 @@ var options = []option{
 		func(c *Config) *int { return &c.MTU }),
 	durationOption("template-refresh", "10m", "how often IPFIX templates are re-sent over UDP",
 		func(c *Config) *time.Duration { return &c.TemplateRefresh }),
-	intOption("max-flows", "32768", "entries of the kernel flow map, 1024..16777216; "+
-		"kernel memory = 2 buffers × N × (40 B × CPUs + 44 B), 22.75 MiB for the default on 8 CPUs",
+	intOption("max-flows", "32768", "entries of the kernel flow map and of the tuple map (socket and drop measurements), 1024..16777216; "+
+		"kernel memory = 2 buffers × N × (48 B × CPUs + 44 B) + 2 × N × (64 B × CPUs + 44 B), 61.5 MiB for the default on 8 CPUs",
 		func(c *Config) *int { return &c.MaxFlows }),
 	boolOption("precise-timestamps", "false", "stamp packets with ns resolution (bpf_ktime_get_ns, ~40 ns per packet more) instead of the kernel tick (1–10 ms)",
 		func(c *Config) *bool { return &c.PreciseTimestamps }),
+	boolOption("tcp-rtt", "true", "sample the smoothed RTT of every local TCP socket (tp_btf/tcp_probe) into its flow",
+		func(c *Config) *bool { return &c.TCPRTT }),
+	boolOption("tcp-retransmits", "true", "count the retransmissions of every local TCP socket (tp_btf/tcp_retransmit_skb, tcp_retransmit_synack) into its flow",
+		func(c *Config) *bool { return &c.TCPRetransmits }),
+	boolOption("kernel-drops", "true", "count the packets of each flow the kernel drops on this node, with the reason (tp_btf/kfree_skb)",
+		func(c *Config) *bool { return &c.KernelDrops }),
+	boolOption("handshake-rtt", "true", "time TCP handshakes (SYN → SYN-ACK → ACK) on the wire at every observed interface",
+		func(c *Config) *bool { return &c.HandshakeRTT }),
+	{
+		name: "enterprise-number", arg: "N", def: "32473",
+		help: "IANA private enterprise number of podflow's own IPFIX elements; 32473 is RFC 5612's documentation number, set your organisation's",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 {
+				return fmt.Errorf("invalid enterprise number %q (want 1..4294967295)", v)
+			}
+			c.EnterpriseNumber = uint32(n)
+			return nil
+		},
+		show: func(c *Config) any { return c.EnterpriseNumber },
+	},
 	{
 		name: "log-level", arg: "LEVEL", def: "info",
 		help: "debug, info, warn or error",

@@ -3,6 +3,8 @@ package exporter
 import (
 	"fmt"
 	"strings"
+
+	"github.com/podflow/podflow/flow"
 )
 
 // Field is one information element podflow exports. Fields is the single
@@ -13,12 +15,43 @@ import (
 type Field struct {
 	Name        string // information element name, as IANA (or the vendor) registers it
 	ID          uint16 // information element id
-	PEN         uint32 // private enterprise number; 0 for IANA elements
+	PEN         uint32 // private enterprise number; 0 for IANA elements (and for Own ones: see Own)
+	Own         bool   // podflow's own element: its PEN is the configured one (DefaultPEN unless set)
 	Type        string // IPFIX abstract data type (RFC 7012 §3.1), e.g. "unsigned64"
-	Length      uint16 // encoded length in octets
-	IPv4, IPv6  bool   // present in the IPv4 / IPv6 template
+	Length      uint16 // encoded length in octets; VariableLength for strings
+	MaxLength   uint16 // variable-length fields: longest value podflow sends
+	IPv4, IPv6  bool   // present in the IPv4 / IPv6 templates
+	Group       Group  // 0: in every record; else only in records that carry this measurement
 	Description string // what podflow puts in it
 }
+
+// VariableLength is the IPFIX field length that announces a variable-length
+// encoding (RFC 7011 §7).
+const VariableLength uint16 = 65535
+
+// DefaultPEN is the private enterprise number of podflow's own elements
+// unless configured otherwise. podflow has no IANA-assigned PEN: 32473 is
+// the number RFC 5612 reserves for documentation and examples, so it never
+// collides with a real vendor's elements. Set your organisation's PEN with
+// --enterprise-number to export them under it.
+const DefaultPEN uint32 = 32473
+
+// NtopPEN is ntop's enterprise number; nProbe, ntopng and Wireshark decode
+// its elements.
+const NtopPEN uint32 = 35632
+
+// Group is a set of optional fields that a record carries only when it holds
+// that measurement: a UDP flow carries no RTT fields rather than zeros
+// pretending to be one. Each combination of groups has its own template.
+type Group uint8
+
+const (
+	GroupRTT       Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
+	GroupRetrans                     // retransmissions of a local TCP socket sending this flow
+	GroupHandshake                   // TCP handshake timing seen on the wire at the observation point
+	GroupDrops                       // packets of this flow the kernel dropped on this node
+	GroupAll       = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops
+)
 
 // Fields lists the exported elements in template order. A template holds the
 // fields whose IPv4 (or IPv6) flag is set, in this order.
@@ -59,16 +92,62 @@ var Fields = []Field{
 		Description: "ICMP type<<8 | code; 0 for other protocols"},
 	{Name: "icmpTypeCodeIPv6", ID: 139, Type: "unsigned16", Length: 2, IPv6: true,
 		Description: "ICMPv6 type<<8 | code; 0 for other protocols"},
+
+	{Name: "tcpRttMinMicroseconds", ID: 1, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupRTT,
+		Description: "lowest smoothed RTT (µs) of the local TCP socket sending this flow, sampled at each segment it received during this record (tcp_probe)"},
+	{Name: "tcpRttMaxMicroseconds", ID: 2, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupRTT,
+		Description: "highest smoothed RTT (µs) of those samples"},
+	{Name: "tcpRttMeanMicroseconds", ID: 3, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupRTT,
+		Description: "mean smoothed RTT (µs) of those samples"},
+	{Name: "tcpRttSampleCount", ID: 4, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupRTT,
+		Description: "number of RTT samples in this record (weights the mean when records are merged)"},
+	{Name: "RETRANSMITTED_IN_PKTS", ID: 109, PEN: NtopPEN, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupRetrans,
+		Description: "ntop's element: TCP segments the local socket sending this flow retransmitted (src→dst), as its tcpi_total_retrans counts them"},
+	{Name: "tcpRetransmittedPayloadOctets", ID: 5, Own: true, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupRetrans,
+		Description: "TCP payload octets those retransmissions carried, as tcpi_bytes_retrans counts them"},
+	{Name: "tcpHandshakeServerMicroseconds", ID: 6, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupHandshake,
+		Description: "on the wire at the observation point: SYN → SYN-ACK (µs), the server-side part of the handshake RTT; on the client→server flow"},
+	{Name: "tcpHandshakeClientMicroseconds", ID: 7, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupHandshake,
+		Description: "on the wire at the observation point: SYN-ACK → ACK (µs), the client-side part; the sum of both is the handshake RTT"},
+	{Name: "droppedPacketDeltaCount", ID: 133, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
+		Description: "packets of this flow the kernel dropped on this node (skb:kfree_skb with a drop reason), GSO segments counted one by one"},
+	{Name: "droppedOctetDeltaCount", ID: 132, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
+		Description: "IP-level octets of those dropped packets"},
+	{Name: "kernelDropReason", ID: 8, Own: true, Type: "string", Length: VariableLength, MaxLength: 48, IPv4: true, IPv6: true, Group: GroupDrops,
+		Description: "the kernel's reason for the latest of those drops: enum skb_drop_reason without its SKB_DROP_REASON_ prefix, e.g. NETFILTER_DROP"},
+}
+
+// GroupsOf returns the measurement groups a record carries.
+func GroupsOf(m *flow.Measures) Group {
+	var g Group
+	if m.HasRTT() {
+		g |= GroupRTT
+	}
+	if m.HasRetrans() {
+		g |= GroupRetrans
+	}
+	if m.Handshake.Seen {
+		g |= GroupHandshake
+	}
+	if m.HasDrops() {
+		g |= GroupDrops
+	}
+	return g
 }
 
 // TemplateFields returns the fields of the IPv4 (ipv6 false) or IPv6
-// template, in template order.
-func TemplateFields(ipv6 bool) []Field {
+// template for records carrying the measurement groups in groups, in
+// template order, with Own fields under pen.
+func TemplateFields(ipv6 bool, groups Group, pen uint32) []Field {
 	var out []Field
 	for _, f := range Fields {
-		if (ipv6 && f.IPv6) || (!ipv6 && f.IPv4) {
-			out = append(out, f)
+		if (ipv6 && !f.IPv6) || (!ipv6 && !f.IPv4) || f.Group&groups != f.Group {
+			continue
 		}
+		if f.Own {
+			f.PEN = pen
+		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -80,7 +159,12 @@ func FieldsMarkdown() string {
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, f := range Fields {
 		pen := "IANA"
-		if f.PEN != 0 {
+		switch {
+		case f.Own:
+			pen = fmt.Sprintf("podflow (%d)", DefaultPEN)
+		case f.PEN == NtopPEN:
+			pen = fmt.Sprintf("ntop (%d)", f.PEN)
+		case f.PEN != 0:
 			pen = fmt.Sprint(f.PEN)
 		}
 		fmt.Fprintf(&b, "| `%s` | %d | %s | %s | %s | %s |\n",

@@ -11,6 +11,7 @@ import (
 func TestFieldsAgreeWithRegistry(t *testing.T) {
 	registry.LoadRegistry()
 	seen := map[string]bool{}
+	enterprise := map[[2]uint32]string{}
 	for _, f := range Fields {
 		if seen[f.Name] {
 			t.Errorf("%s listed twice", f.Name)
@@ -18,6 +19,27 @@ func TestFieldsAgreeWithRegistry(t *testing.T) {
 		seen[f.Name] = true
 		if !f.IPv4 && !f.IPv6 {
 			t.Errorf("%s is in no template", f.Name)
+		}
+		if (f.Length == VariableLength) != (f.MaxLength > 0) || f.MaxLength > 254 {
+			t.Errorf("%s: length %d with MaxLength %d", f.Name, f.Length, f.MaxLength)
+		}
+		if f.Own || f.PEN != 0 {
+			pen := f.PEN
+			if f.Own {
+				pen = DefaultPEN
+			}
+			if f.Own && f.PEN != 0 {
+				t.Errorf("%s: own element with a fixed PEN %d", f.Name, f.PEN)
+			}
+			k := [2]uint32{pen, uint32(f.ID)}
+			if other, dup := enterprise[k]; dup {
+				t.Errorf("%s and %s share PEN %d id %d", f.Name, other, pen, f.ID)
+			}
+			enterprise[k] = f.Name
+			if entities.IENameToType(f.Type) == entities.IENameToType("unknown") {
+				t.Errorf("%s: type %q unknown to go-ipfix", f.Name, f.Type)
+			}
+			continue
 		}
 		ie, err := registry.GetInfoElement(f.Name, f.PEN)
 		if err != nil {
@@ -47,7 +69,7 @@ func TestTemplateFields(t *testing.T) {
 			"tcpControlBits", "flowStartMilliseconds", "flowEndMilliseconds", "flowEndReason",
 			"ingressInterface", "egressInterface", "flowDirection", "icmpTypeCodeIPv6"}, 83},
 	} {
-		fields := TemplateFields(tc.ipv6)
+		fields := TemplateFields(tc.ipv6, 0, DefaultPEN)
 		var names []string
 		length := 0
 		for _, f := range fields {

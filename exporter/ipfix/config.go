@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/podflow/podflow/exporter"
 )
 
 // Config configures one IPFIX exporter (one collector, one observation domain).
@@ -16,6 +18,7 @@ type Config struct {
 	TemplateRefresh     time.Duration // UDP template re-send interval; default 10m
 	DialTimeout         time.Duration // bound on a dial and on one TCP message write; default 1s
 	ReconnectBackoff    time.Duration // minimum wait between connect attempts; default 1s
+	EnterpriseNumber    uint32        // PEN of podflow's own elements; default exporter.DefaultPEN
 	Now                 func() time.Time
 }
 
@@ -51,6 +54,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReconnectBackoff == 0 {
 		c.ReconnectBackoff = defaultReconnectBackoff
+	}
+	if c.EnterpriseNumber == 0 {
+		c.EnterpriseNumber = exporter.DefaultPEN
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -19,8 +19,9 @@ type Exporter struct {
 	log  *zap.Logger
 	dial func(network, address string, timeout time.Duration) (net.Conn, error)
 
-	templateMsgs [2][]byte       // [0] IPv4, [1] IPv6
-	dataMsgs     [2]*dataMessage // [0] IPv4, [1] IPv6
+	// layouts holds one template with its messages per address family
+	// ([0] IPv4, [1] IPv6) and combination of measurement groups.
+	layouts [2][exporter.GroupAll + 1]*layout
 
 	conn          net.Conn
 	peer          peerChecker // TCP only
@@ -68,18 +69,13 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 		dial: dial,
 	}
 	limit := messageLimit(cfg.MTU, cfg.Address)
-	for i, id := range []uint16{TemplateIDIPv4, TemplateIDIPv6} {
-		t, err := newTemplate(id, id == TemplateIDIPv6)
-		if err != nil {
-			return nil, err
-		}
-		e.templateMsgs[i] = templateMessage(t)
-		if len(e.templateMsgs[i]) > limit {
-			return nil, fmt.Errorf("ipfix: MTU %d too small for template %d", cfg.MTU, id)
-		}
-		e.dataMsgs[i] = newDataMessage(t)
-		if err := e.dataMsgs[i].resize(limit); err != nil {
-			return nil, fmt.Errorf("ipfix: MTU %d: %w", cfg.MTU, err)
+	for fam := range e.layouts {
+		for g := range e.layouts[fam] {
+			l, err := newLayout(fam == 1, exporter.Group(g), cfg.EnterpriseNumber, limit)
+			if err != nil {
+				return nil, fmt.Errorf("ipfix: MTU %d: %w", cfg.MTU, err)
+			}
+			e.layouts[fam][g] = l
 		}
 	}
 	e.beginCall()
@@ -104,23 +100,31 @@ func (e *Exporter) Export(records []flow.Record) error {
 	}
 	for i := range records {
 		r := &records[i]
-		m := e.messageFor(r)
-		if m == nil {
+		l := e.layoutFor(r)
+		if l == nil {
 			e.stats.recordsLost.Add(1)
 			failed.add(1, errBadAddresses)
 			continue
 		}
+		if err := e.announce(l); err != nil {
+			e.stats.recordsLost.Add(1)
+			failed.add(1, err)
+			continue
+		}
+		m := l.data
 		if err := m.add(r); err != nil {
 			e.stats.recordsLost.Add(1)
 			failed.add(1, err)
 			continue
 		}
 		if m.full() {
-			failed.add(e.flush(m))
+			failed.add(e.flush(l))
 		}
 	}
-	for _, m := range e.dataMsgs {
-		failed.add(e.flush(m))
+	for fam := range e.layouts {
+		for _, l := range e.layouts[fam] {
+			failed.add(e.flush(l))
+		}
 	}
 	return failed.err(len(records), e.cfg.Address)
 }
@@ -151,22 +155,26 @@ func (e *Exporter) beginCall() {
 	e.dialedThisCall = false
 }
 
-// messageFor picks the data message of r's address family; nil when r has
-// no usable addresses. A v4/v6 mix goes to IPv6 with the v4 side mapped.
-func (e *Exporter) messageFor(r *flow.Record) *dataMessage {
+// layoutFor picks the layout of r's address family and measurements; nil
+// when r has no usable addresses. A v4/v6 mix goes to IPv6 with the v4 side
+// mapped.
+func (e *Exporter) layoutFor(r *flow.Record) *layout {
 	src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
 	if !src.IsValid() || !dst.IsValid() {
 		return nil
 	}
+	fam := 1
 	if src.Is4() && dst.Is4() {
-		return e.dataMsgs[0]
+		fam = 0
 	}
-	return e.dataMsgs[1]
+	return e.layouts[fam][exporter.GroupsOf(&r.Measures)]
 }
 
-// flush sends the message's records, or counts them lost; it returns how
-// many were lost and why.
-func (e *Exporter) flush(m *dataMessage) (int, error) {
+// flush sends the layout's data message, or counts its records lost; it
+// returns how many were lost and why. A reconnect since the records were
+// added started a new round: the template goes first.
+func (e *Exporter) flush(l *layout) (int, error) {
+	m := l.data
 	n := m.count
 	if n == 0 {
 		return 0, nil
@@ -174,6 +182,9 @@ func (e *Exporter) flush(m *dataMessage) (int, error) {
 	defer m.reset()
 	err := errNotConnected
 	if e.usable() {
+		err = e.announce(l)
+	}
+	if err == nil {
 		err = e.write(m.finish(e.exportTime, e.seq, e.cfg.ObservationDomainID))
 	}
 	if err != nil {

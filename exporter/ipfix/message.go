@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
 )
 
@@ -34,6 +35,29 @@ func putHeaders(msg []byte, setID uint16, exportTime, seq, domain uint32) {
 func templateMessage(t *template) []byte {
 	msg := make([]byte, firstRecordAt, firstRecordAt+len(t.encoded))
 	return append(msg, t.encoded...)
+}
+
+// layout is one template with its messages.
+type layout struct {
+	tpl         *template
+	templateMsg []byte
+	data        *dataMessage
+	announced   bool // template sent in the current round (transport session, UDP refresh)
+}
+
+func newLayout(ipv6 bool, groups exporter.Group, pen uint32, limit int) (*layout, error) {
+	t, err := newTemplate(ipv6, groups, pen)
+	if err != nil {
+		return nil, err
+	}
+	l := &layout{tpl: t, templateMsg: templateMessage(t), data: newDataMessage(t)}
+	if len(l.templateMsg) > limit {
+		return nil, fmt.Errorf("template %d does not fit a %d-octet message", t.id, limit)
+	}
+	if err := l.data.resize(limit); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // dataMessage packs the data records of one template into one message with

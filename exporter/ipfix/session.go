@@ -1,6 +1,7 @@
 package ipfix
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -63,19 +64,45 @@ func (e *Exporter) drop(why string, err error) {
 	e.peer = peerChecker{}
 }
 
-// sendTemplates sends one message per template. Over UDP a failure leaves
-// templatesAt alone, so the next Export tries again.
+// sendTemplates starts a template round, at connect and (UDP) every
+// TemplateRefresh: it sends the templates of records without measurements
+// at once, and makes every other template be sent again before its next
+// record. Over UDP a failure leaves templatesAt alone, so the next Export
+// tries again.
 func (e *Exporter) sendTemplates() {
-	for _, msg := range e.templateMsgs {
-		putHeaders(msg, templateSetID, e.exportTime, e.seq, e.cfg.ObservationDomainID)
-		if err := e.write(msg); err != nil {
-			e.stats.sendErrors.Add(1)
+	for fam := range e.layouts {
+		for _, l := range e.layouts[fam] {
+			l.announced = false
+		}
+	}
+	for fam := range e.layouts {
+		if err := e.announce(e.layouts[fam][0]); err != nil {
 			e.log.Warn("ipfix: sending templates failed", zap.Error(err))
 			return
 		}
-		e.stats.templatesSent.Add(1)
 	}
 	e.templatesAt = e.now
+}
+
+// announce sends l's template unless it was sent in this round.
+func (e *Exporter) announce(l *layout) error {
+	if l.announced {
+		return nil
+	}
+	if !e.usable() {
+		return errNotConnected
+	}
+	if l.announced { // usable() connected, and the connect round sent it
+		return nil
+	}
+	putHeaders(l.templateMsg, templateSetID, e.exportTime, e.seq, e.cfg.ObservationDomainID)
+	if err := e.write(l.templateMsg); err != nil {
+		e.stats.sendErrors.Add(1)
+		return fmt.Errorf("ipfix: sending template %d: %w", l.tpl.id, err)
+	}
+	e.stats.templatesSent.Add(1)
+	l.announced = true
+	return nil
 }
 
 // write sends one whole message. A TCP message not fully written leaves the

@@ -2,9 +2,11 @@ package ipfix
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/vmware/go-ipfix/pkg/entities"
 
+	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
 )
 
@@ -74,6 +76,63 @@ var setters = map[string]setter{
 	},
 	"icmpTypeCodeIPv4": icmpTypeCode,
 	"icmpTypeCodeIPv6": icmpTypeCode,
+
+	"tcpRttMinMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.RTTMinUs)
+	},
+	"tcpRttMaxMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.RTTMaxUs)
+	},
+	"tcpRttMeanMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.RTTMeanUs())
+	},
+	"tcpRttSampleCount": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.RTTSamples)
+	},
+	"RETRANSMITTED_IN_PKTS": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.RetransPackets)
+	},
+	"tcpRetransmittedPayloadOctets": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(r.Measures.RetransOctets)
+	},
+	"tcpHandshakeServerMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.Handshake.ServerUs)
+	},
+	"tcpHandshakeClientMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.Handshake.ClientUs)
+	},
+	"droppedPacketDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(r.Measures.DropPackets)
+	},
+	"droppedOctetDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned64Value(r.Measures.DropOctets)
+	},
+	"kernelDropReason": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Measures.DropReason, dropReasonMax))
+	},
+}
+
+var dropReasonMax = maxLength("kernelDropReason")
+
+// maxLength is the MaxLength of a variable-length field of the table.
+func maxLength(name string) int {
+	for _, f := range exporter.Fields {
+		if f.Name == name {
+			return int(f.MaxLength)
+		}
+	}
+	return 0
+}
+
+// truncate cuts s to at most n octets without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func icmpTypeCode(v entities.InfoElementWithValue, r *flow.Record) {

@@ -12,12 +12,23 @@ import (
 	"github.com/podflow/podflow/flow"
 )
 
-// Template ids. An id is never reused with a different layout: a new layout
-// gets a new id.
+// Template ids. An id is never reused with a different layout: each address
+// family × combination of measurement groups (exporter.Group) has its own,
+// 256 + 2×groups + (1 for IPv6). Records without measurements use 256 (IPv4)
+// and 257 (IPv6).
 const (
 	TemplateIDIPv4 uint16 = 256
 	TemplateIDIPv6 uint16 = 257
 )
+
+// TemplateID returns the template id of records of the family and groups.
+func TemplateID(ipv6 bool, groups exporter.Group) uint16 {
+	id := TemplateIDIPv4 + 2*uint16(groups)
+	if ipv6 {
+		id++
+	}
+	return id
+}
 
 // loadRegistry loads go-ipfix's global registry once: LoadRegistry replaces
 // the global maps, which would race with a collector reading them.
@@ -40,26 +51,23 @@ type template struct {
 	recordLen int
 }
 
-// newTemplate builds the IPv4 or IPv6 template from exporter.Fields, looking
-// every element up by name in go-ipfix's registry and refusing a row the
-// registry disagrees with.
-func newTemplate(id uint16, ipv6 bool) (*template, error) {
+// newTemplate builds the template of records of the family and groups from
+// exporter.Fields, with podflow's own elements under pen. IANA elements are
+// looked up by name in go-ipfix's registry, which must agree with the table;
+// enterprise elements it does not know are built from the table.
+func newTemplate(ipv6 bool, groups exporter.Group, pen uint32) (*template, error) {
 	loadRegistry()
-	fields := exporter.TemplateFields(ipv6)
+	id := TemplateID(ipv6, groups)
+	fields := exporter.TemplateFields(ipv6, groups, pen)
 	values := make([]entities.InfoElementWithValue, 0, len(fields))
 	sets := make([]setter, 0, len(fields))
 	recordLen := 0
 	for _, f := range fields {
-		ie, err := registry.GetInfoElement(f.Name, f.PEN)
+		own, err := infoElement(f)
 		if err != nil {
 			return nil, fmt.Errorf("ipfix: template %d: %w", id, err)
 		}
-		if ie.ElementId != f.ID || ie.Len != f.Length || ie.DataType != entities.IENameToType(f.Type) {
-			return nil, fmt.Errorf("ipfix: field %s: registry says id %d length %d type %d, table says id %d length %d type %s",
-				f.Name, ie.ElementId, ie.Len, ie.DataType, f.ID, f.Length, f.Type)
-		}
-		own := *ie // our copy: the registry's maps may be reloaded by others
-		v, err := newValue(&own)
+		v, err := newValue(own)
 		if err != nil {
 			return nil, fmt.Errorf("ipfix: field %s: %w", f.Name, err)
 		}
@@ -69,7 +77,7 @@ func newTemplate(id uint16, ipv6 bool) (*template, error) {
 		}
 		values = append(values, v)
 		sets = append(sets, set)
-		recordLen += int(f.Length)
+		recordLen += encodedMax(f)
 	}
 	tr := entities.NewTemplateRecordFromElements(id, values)
 	if err := tr.PrepareRecord(); err != nil { // writes the template record header
@@ -86,6 +94,35 @@ func newTemplate(id uint16, ipv6 bool) (*template, error) {
 		setters:   sets,
 		recordLen: recordLen,
 	}, nil
+}
+
+// infoElement returns the element definition of one table row: the
+// registry's (checked against the row) for IANA elements, the row itself
+// for enterprise elements.
+func infoElement(f exporter.Field) (*entities.InfoElement, error) {
+	dataType := entities.IENameToType(f.Type)
+	if f.PEN != registry.IANAEnterpriseID {
+		return entities.NewInfoElement(f.Name, f.ID, dataType, f.PEN, f.Length), nil
+	}
+	ie, err := registry.GetInfoElement(f.Name, f.PEN)
+	if err != nil {
+		return nil, err
+	}
+	if ie.ElementId != f.ID || ie.Len != f.Length || ie.DataType != dataType {
+		return nil, fmt.Errorf("field %s: registry says id %d length %d type %d, table says id %d length %d type %s",
+			f.Name, ie.ElementId, ie.Len, ie.DataType, f.ID, f.Length, f.Type)
+	}
+	own := *ie // our copy: the registry's maps may be reloaded by others
+	return &own, nil
+}
+
+// encodedMax is the most octets a field takes in a data record: a
+// variable-length one has a 1-octet length prefix (values stay under 255).
+func encodedMax(f exporter.Field) int {
+	if f.Length == exporter.VariableLength {
+		return 1 + int(f.MaxLength)
+	}
+	return int(f.Length)
 }
 
 // newValue makes the reusable value of one element. Addresses get their own

@@ -2,19 +2,15 @@ package e2e
 
 import (
 	"context"
-	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vmware/go-ipfix/pkg/collector"
-	"github.com/vmware/go-ipfix/pkg/entities"
-	"github.com/vmware/go-ipfix/pkg/registry"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/podflow/podflow/agent"
 	"github.com/podflow/podflow/attach"
+	"github.com/podflow/podflow/collector"
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
@@ -22,11 +18,6 @@ import (
 
 // waitLimit bounds every wait; no test asserts on timing.
 const waitLimit = 20 * time.Second
-
-func TestMain(m *testing.M) {
-	registry.LoadRegistry() // before any collector goroutine reads it
-	os.Exit(m.Run())
-}
 
 // running is podflow running in-process, attached to a test node.
 type running struct {
@@ -112,112 +103,55 @@ func (r *running) stop(t *testing.T) map[string]exporter.Stats {
 	return r.exported
 }
 
-// ipfixCollector is go-ipfix's collector, in-process, decoding into
-// podflow's record type.
+// ipfixCollector is podflow's own collector, in-process. (go-ipfix's
+// collector cannot decode enterprise elements of a PEN it does not know,
+// and podflow sends its own; nfdump and tshark are the independent
+// decoders of these tests.)
 type ipfixCollector struct {
-	cp      *collector.CollectingProcess
+	c       *collector.Collector
 	mu      sync.Mutex
 	records []flow.Record
-	seqErrs int
-	nextSeq map[uint32]uint32
 }
 
 func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
 	t.Helper()
-	cp, err := collector.InitCollectingProcess(collector.CollectorInput{
-		Address: "127.0.0.1:0", Protocol: protocol, MaxBufferSize: 65535,
-	})
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := collector.Listen(ctx, protocol+"://127.0.0.1:0", nil)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	c := &ipfixCollector{cp: cp, nextSeq: map[uint32]uint32{}}
-	started, drained := make(chan struct{}), make(chan struct{})
-	go func() { defer close(started); cp.Start() }()
-	poll(t, "collector listening", func() bool { return cp.GetAddress() != nil })
+	ic := &ipfixCollector{c: c}
+	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		for msg := range cp.GetMsgChan() {
-			c.add(msg)
+		for r := range c.Records() {
+			ic.mu.Lock()
+			ic.records = append(ic.records, r.Record)
+			ic.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() { cp.Stop(); <-started; <-drained })
-	return c
+	t.Cleanup(func() {
+		cancel()
+		if err := c.Close(); err != nil {
+			t.Errorf("close collector: %v", err)
+		}
+		<-drained
+	})
+	return ic
 }
 
 func (c *ipfixCollector) url(scheme string) string {
-	return scheme + "://" + c.cp.GetAddress().String()
+	return scheme + "://" + c.c.Addr().String()
 }
 
-func (c *ipfixCollector) add(msg *entities.Message) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	set := msg.GetSet()
-	if set.GetSetType() != entities.Data {
-		return
-	}
-	// RFC 7011: the sequence number counts data records sent before it.
-	if want, ok := c.nextSeq[msg.GetObsDomainID()]; ok && want != msg.GetSequenceNum() {
-		c.seqErrs++
-	}
-	c.nextSeq[msg.GetObsDomainID()] = msg.GetSequenceNum() + set.GetNumberOfRecords()
-	for _, rec := range set.GetRecords() {
-		c.records = append(c.records, decode(rec))
-	}
-}
-
+// snapshot returns the records so far and the sequence and decoding errors
+// the collector counted.
 func (c *ipfixCollector) snapshot() ([]flow.Record, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]flow.Record(nil), c.records...), c.seqErrs
-}
-
-// decode maps one IPFIX data record back to a flow.Record by IE name.
-func decode(rec entities.Record) flow.Record {
-	var r flow.Record
-	var in, out uint32
-	for _, el := range rec.GetOrderedElementList() {
-		switch el.GetInfoElement().Name {
-		case "sourceIPv4Address", "sourceIPv6Address":
-			r.SrcAddr, _ = netip.AddrFromSlice(el.GetIPAddressValue())
-			r.SrcAddr = r.SrcAddr.Unmap()
-		case "destinationIPv4Address", "destinationIPv6Address":
-			r.DstAddr, _ = netip.AddrFromSlice(el.GetIPAddressValue())
-			r.DstAddr = r.DstAddr.Unmap()
-		case "sourceTransportPort":
-			r.SrcPort = el.GetUnsigned16Value()
-		case "destinationTransportPort":
-			r.DstPort = el.GetUnsigned16Value()
-		case "icmpTypeCodeIPv4", "icmpTypeCodeIPv6":
-			if v := el.GetUnsigned16Value(); v != 0 {
-				r.DstPort = v
-			}
-		case "protocolIdentifier":
-			r.Proto = el.GetUnsigned8Value()
-		case "octetDeltaCount":
-			r.Octets = el.GetUnsigned64Value()
-		case "packetDeltaCount":
-			r.Packets = el.GetUnsigned64Value()
-		case "tcpControlBits":
-			r.TCPFlags = el.GetUnsigned16Value()
-		case "flowStartMilliseconds":
-			r.First = time.UnixMilli(int64(el.GetUnsigned64Value()))
-		case "flowEndMilliseconds":
-			r.Last = time.UnixMilli(int64(el.GetUnsigned64Value()))
-		case "flowEndReason":
-			r.EndReason = flow.EndReason(el.GetUnsigned8Value())
-		case "ingressInterface":
-			in = el.GetUnsigned32Value()
-		case "egressInterface":
-			out = el.GetUnsigned32Value()
-		case "flowDirection":
-			r.Direction = flow.Direction(el.GetUnsigned8Value())
-		}
-	}
-	r.IfIndex = in
-	if r.Direction == flow.Egress {
-		r.IfIndex = out
-	}
-	return r
+	s := c.c.Stats()
+	return append([]flow.Record(nil), c.records...), int(s.RecordsMissing + s.DecodeErrors)
 }
 
 func poll(t *testing.T, what string, cond func() bool) {
@@ -243,7 +177,7 @@ func (c *ipfixCollector) waitRecords(t *testing.T, n uint64) []flow.Record {
 		t.Fatalf("collector has %d records, exporter sent %d", len(recs), n)
 	}
 	if seqErrs != 0 {
-		t.Fatalf("%d sequence number errors", seqErrs)
+		t.Fatalf("%d sequence number or decoding errors", seqErrs)
 	}
 	return recs
 }

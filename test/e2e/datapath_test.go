@@ -124,14 +124,14 @@ func TestDedupModeMatchesVethCountersAndNfdump(t *testing.T) {
 }
 
 // nfdumpAgrees checks that nfdump decodes the same records, to the same
-// sums per flow and observation point, as go-ipfix's collector.
+// sums per flow and observation point, as podflow's collector.
 func nfdumpAgrees(t *testing.T, nfd *nfcapd, records int, sums map[flow.Key]flow.Counters) {
 	t.Helper()
 	nf := sumByKey(nfd.records(t, records))
 	for k, c := range sums {
 		nc := nf[k]
 		if nc.Packets != c.Packets || nc.Octets != c.Octets {
-			t.Errorf("nfdump %v: %d packets %d octets; go-ipfix %d %d", k, nc.Packets, nc.Octets, c.Packets, c.Octets)
+			t.Errorf("nfdump %v: %d packets %d octets; podflow's collector %d %d", k, nc.Packets, nc.Octets, c.Packets, c.Octets)
 		}
 	}
 }
