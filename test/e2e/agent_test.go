@@ -14,6 +14,7 @@ import (
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netnstest"
 )
 
 // waitLimit bounds every wait; no test asserts on timing.
@@ -37,6 +38,13 @@ func startAgent(t *testing.T, n *node, mode config.Mode, collectors ...string) *
 // startAgentWith is startAgent with a configuration hook.
 func startAgentWith(t *testing.T, n *node, tune func(*config.Config), collectors ...string) *running {
 	t.Helper()
+	return startAgentIn(t, n.ns, tune, collectors...)
+}
+
+// startAgentIn runs podflow attached to the interfaces of network namespace
+// ns (its tracepoints see every namespace, as on a real node).
+func startAgentIn(t *testing.T, ns *netnstest.Netns, tune func(*config.Config), collectors ...string) *running {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Collectors = nil
 	for _, c := range collectors {
@@ -58,7 +66,7 @@ func startAgentWith(t *testing.T, n *node, tune func(*config.Config), collectors
 	fanout := make(chan *exporter.Fanout, 1)
 	go func() {
 		r.done <- agent.RunWith(ctx, cfg, zaptest.NewLogger(t), agent.Options{
-			Attach:    func(c *attach.Config) { c.Netns = &n.ns.Handle },
+			Attach:    func(c *attach.Config) { c.Netns = &ns.Handle },
 			Ready:     func(w *attach.Watcher) { ready <- w },
 			Exporters: func(f *exporter.Fanout) { fanout <- f },
 			Exported: func(name string, s exporter.Stats) {
