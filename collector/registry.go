@@ -8,6 +8,7 @@ import (
 	"github.com/vmware/go-ipfix/pkg/registry"
 
 	"github.com/podflow/podflow/exporter"
+	"github.com/podflow/podflow/internal/ieregistry"
 )
 
 // ieKey identifies an information element: enterprise number (0 for IANA)
@@ -95,9 +96,7 @@ func RegisterEnterpriseNumber(pen uint32) {
 }
 
 func snapshotRegistry() {
-	if _, err := registry.GetInfoElementFromID(ieOctetDeltaCount, registry.IANAEnterpriseID); err != nil {
-		registry.LoadRegistry()
-	}
+	ieregistry.Load()
 	knownIEs = make(map[ieKey]entities.InfoElement, 1024)
 	for _, pen := range []uint32{registry.IANAEnterpriseID, registry.IANAReversedEnterpriseID, registry.AntreaEnterpriseID} {
 		for id := uint16(0); id < 0x8000; id++ {

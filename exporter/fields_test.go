@@ -6,10 +6,12 @@ import (
 
 	"github.com/vmware/go-ipfix/pkg/entities"
 	"github.com/vmware/go-ipfix/pkg/registry"
+
+	"github.com/podflow/podflow/internal/ieregistry"
 )
 
 func TestFieldsAgreeWithRegistry(t *testing.T) {
-	registry.LoadRegistry()
+	ieregistry.Load()
 	seen := map[string]bool{}
 	enterprise := map[[2]uint32]string{}
 	for _, f := range Fields {

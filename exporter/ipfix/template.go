@@ -3,13 +3,13 @@ package ipfix
 import (
 	"fmt"
 	"net"
-	"sync"
 
 	"github.com/vmware/go-ipfix/pkg/entities"
 	"github.com/vmware/go-ipfix/pkg/registry"
 
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/ieregistry"
 )
 
 // Template ids. An id is never reused with a different layout: each address
@@ -30,13 +30,9 @@ func TemplateID(ipv6 bool, groups exporter.Group) uint16 {
 	return id
 }
 
-// loadRegistry loads go-ipfix's global registry once: LoadRegistry replaces
-// the global maps, which would race with a collector reading them.
-var loadRegistry = sync.OnceFunc(func() {
-	if _, err := registry.GetInfoElement("octetDeltaCount", registry.IANAEnterpriseID); err != nil {
-		registry.LoadRegistry()
-	}
-})
+// loadRegistry loads go-ipfix's global registry, once per process (see
+// internal/ieregistry).
+var loadRegistry = ieregistry.Load
 
 // setter copies one field of r into the reused element value.
 type setter func(v entities.InfoElementWithValue, r *flow.Record)

@@ -116,9 +116,10 @@ func (r *running) stop(t *testing.T) map[string]exporter.Stats {
 // and podflow sends its own; nfdump and tshark are the independent
 // decoders of these tests.)
 type ipfixCollector struct {
-	c       *collector.Collector
-	mu      sync.Mutex
-	records []flow.Record
+	c         *collector.Collector
+	mu        sync.Mutex
+	records   []flow.Record
+	templates []uint16 // template id of each record
 }
 
 func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
@@ -136,6 +137,7 @@ func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
 		for r := range c.Records() {
 			ic.mu.Lock()
 			ic.records = append(ic.records, r.Record)
+			ic.templates = append(ic.templates, r.TemplateID)
 			ic.mu.Unlock()
 		}
 	}()
@@ -151,6 +153,19 @@ func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
 
 func (c *ipfixCollector) url(scheme string) string {
 	return scheme + "://" + c.c.Addr().String()
+}
+
+// templatesOf returns the template ids of the records of tu, in arrival order.
+func (c *ipfixCollector) templatesOf(tu flow.Tuple) []uint16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []uint16
+	for i, r := range c.records {
+		if r.Tuple == tu {
+			ids = append(ids, c.templates[i])
+		}
+	}
+	return ids
 }
 
 // snapshot returns the records so far and the sequence and decoding errors

@@ -83,3 +83,23 @@ func describe(m flow.Measures) string {
 		m.RTTMinUs, m.RTTMeanUs(), m.RTTMaxUs, m.RTTSamples, m.RetransPackets, m.RetransOctets,
 		m.Handshake, m.DropPackets, m.DropOctets, m.DropReason)
 }
+
+// assertSameMeasures checks that an independent decoder read the same
+// measurements as podflow's collector, tuple by tuple.
+func assertSameMeasures(t *testing.T, ours, theirs map[flow.Tuple]flow.Measures) {
+	t.Helper()
+	if len(ours) != len(theirs) {
+		t.Errorf("podflow's collector has %d tuples, the independent decoder %d", len(ours), len(theirs))
+	}
+	for tu, m := range ours {
+		o := theirs[tu]
+		// RTT sums are rebuilt from mean × count on both sides only when
+		// records were merged; compare what the wire carries.
+		if m.RTTSamples != o.RTTSamples || m.RTTMinUs != o.RTTMinUs || m.RTTMaxUs != o.RTTMaxUs ||
+			m.RetransPackets != o.RetransPackets || m.RetransOctets != o.RetransOctets ||
+			m.Handshake != o.Handshake || m.DropPackets != o.DropPackets || m.DropOctets != o.DropOctets ||
+			m.DropReason != o.DropReason {
+			t.Errorf("%v:\n podflow: %s\n tshark:  %s", tu, describe(m), describe(o))
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/decoders"
 	"github.com/podflow/podflow/internal/delayline"
 )
 
@@ -20,12 +21,15 @@ func TestRTTMatchesSocketAndInjectedDelay(t *testing.T) {
 		t.Run(family(ipv6), func(t *testing.T) {
 			tp := delayline.New(t, delay)
 			col := startIPFIXCollector(t, "udp")
-			agent := startAgentIn(t, tp.Router, func(c *config.Config) {}, col.url("ipfix+udp"))
+			ts := decoders.NewTshark(t)
+			tsURL := "ipfix+udp://" + ts.Addr().String()
+			agent := startAgentIn(t, tp.Router, func(c *config.Config) {}, col.url("ipfix+udp"), tsURL)
 
 			info, local, remote := tp.EchoExchange(t, ipv6, 50, 64)
 			stats := agent.stop(t)
 			recs := col.waitRecords(t, stats[col.url("ipfix+udp")].RecordsSent)
 			byTuple := measuresByTuple(recs)
+			assertSameMeasures(t, byTuple, tsharkMeasures(t, ts, stats[tsURL].MessagesSent))
 
 			c2s := tupleOf(local, remote, flow.ProtoTCP)
 			m := byTuple[c2s]

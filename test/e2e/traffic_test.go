@@ -51,12 +51,48 @@ func sendUDP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, si
 	return netip.MustParseAddrPort(cli.LocalAddr().String())
 }
 
+// sendUDPExpectingLoss sends count datagrams and waits until the server has
+// received arrive of them (the rest are dropped on purpose by the test).
+func sendUDPExpectingLoss(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, size, arrive int) netip.AddrPort {
+	t.Helper()
+	var srv net.PacketConn
+	if err := to.ns.Do(func() (err error) {
+		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(dst, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var cli net.Conn
+	if err := from.ns.Do(func() (err error) {
+		cli, err = net.Dial("udp", netip.AddrPortFrom(dst, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	for range count {
+		if _, err := cli.Write(make([]byte, size)); err != nil {
+			t.Fatalf("udp send: %v", err)
+		}
+	}
+	srv.SetReadDeadline(time.Now().Add(ioLimit))
+	rbuf := make([]byte, 65536)
+	for i := range arrive {
+		if _, _, err := srv.ReadFrom(rbuf); err != nil {
+			t.Fatalf("udp receive %d of %d: %v", i+1, arrive, err)
+		}
+	}
+	return netip.MustParseAddrPort(cli.LocalAddr().String())
+}
+
 // tcpResult is what the client's own socket says it sent.
 type tcpResult struct {
-	local   netip.AddrPort
-	segsOut uint32
-	segsIn  uint32
-	retrans uint32
+	local        netip.AddrPort
+	segsOut      uint32
+	segsIn       uint32
+	retrans      uint32 // tcpi_total_retrans
+	bytesRetrans uint64 // tcpi_bytes_retrans
 }
 
 // sendTCP opens a connection from client to server, sends n bytes, closes
@@ -118,7 +154,8 @@ func sendTCP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, n int) tc
 		local:   netip.MustParseAddrPort(cli.LocalAddr().String()),
 		segsOut: info.Segs_out,
 		segsIn:  info.Segs_in,
-		retrans: info.Total_retrans,
+		retrans:      info.Total_retrans,
+		bytesRetrans: info.Bytes_retrans,
 	}
 }
 
