@@ -50,9 +50,10 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 // RunWith is Run with injected parts.
 func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (err error) {
 	objs, err := bpf.Load(bpf.LoadOptions{
-		MaxFlows:          uint32(cfg.MaxFlows),
-		PreciseTimestamps: cfg.PreciseTimestamps,
-		TrackHandshakes:   cfg.HandshakeRTT,
+		MaxFlows:             uint32(cfg.MaxFlows),
+		PreciseTimestamps:    cfg.PreciseTimestamps,
+		TrackHandshakes:      cfg.HandshakeRTT,
+		TrackWireRetransmits: cfg.WireRetransmits,
 	})
 	if err != nil {
 		return err

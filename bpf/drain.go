@@ -37,11 +37,13 @@ func appendEntry(dst []flow.Entry, k *FlowFlowKey, perCPU []FlowFlowVal, toWall 
 	var packets, octets, first, last uint64
 	var flags uint16
 	var hs flow.Handshake
+	var wire uint32
 	for i := range perCPU {
 		v := &perCPU[i]
 		if v.Packets == 0 {
 			continue // slot of a CPU that never saw this flow
 		}
+		wire += v.WireRetrans
 		if v.HandshakeSeen != 0 {
 			hs = flow.Handshake{ServerUs: v.HandshakeServerUs, ClientUs: v.HandshakeClientUs, Seen: true}
 		}
@@ -67,7 +69,7 @@ func appendEntry(dst []flow.Entry, k *FlowFlowKey, perCPU []FlowFlowVal, toWall 
 			Last:     toWall(last),
 			TCPFlags: flags,
 		},
-		Measures: flow.Measures{Handshake: hs},
+		Measures: flow.Measures{Handshake: hs, WireRetransPackets: wire},
 	})
 }
 

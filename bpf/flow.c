@@ -61,8 +61,18 @@ struct {
  * tick length and phase it measures through sample_clock. */
 volatile const bool precise_timestamps = false;
 
-/* Set at load time: time TCP handshakes on the wire (see handshake.h). */
+/* Set at load time: time TCP handshakes on the wire (see handshake.h) and
+ * count TCP retransmissions from sequence numbers (see wire.h). */
 volatile const bool track_handshakes = true;
+volatile const bool track_wire_retrans = true;
+
+/* Sequence state of TCP flows per observation point, shared by all CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct seq_state);
+	__uint(max_entries, 32768);
+} tcp_seqs SEC(".maps");
 
 /* The last sample_clock run: jiffies and CLOCK_MONOTONIC read together. */
 struct clock_sample {
@@ -82,10 +92,12 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 }
 
 #include "handshake.h" /* uses stat_add and the handshakes map */
+#include "wire.h"
 
-static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 segs, __u16 flags, __u64 now)
+static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 segs, __u16 flags, __u64 now, __u32 retrans)
 {
 	v->packets += segs;
+	v->wire_retrans += retrans;
 	v->octets += octets;
 	v->last_ns = now;
 	v->tcp_flags |= flags;
@@ -94,7 +106,7 @@ static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 seg
 		v->first_ns = now;
 }
 
-static __always_inline void account(void *flows, struct flow_key *key, __u64 octets, __u32 segs, __u16 flags)
+static __always_inline void account(void *flows, struct flow_key *key, __u64 octets, __u32 segs, __u16 flags, __u32 retrans)
 {
 	__u64 now = precise_timestamps ? bpf_ktime_get_ns() : bpf_jiffies64();
 	struct flow_val *v = bpf_map_lookup_elem(flows, key);
@@ -103,7 +115,7 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 	if (v) {
 		if (track_handshakes && key->proto == PROTO_TCP)
 			handshake_step(key, flags, v->tcp_flags, v);
-		flow_add(v, octets, segs, flags, now);
+		flow_add(v, octets, segs, flags, now, retrans);
 		return;
 	}
 	struct flow_val nv = {
@@ -112,6 +124,7 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 		.first_ns = now,
 		.last_ns = now,
 		.tcp_flags = flags,
+		.wire_retrans = retrans,
 	};
 	if (track_handshakes && key->proto == PROTO_TCP)
 		handshake_step(key, flags, 0, &nv);
@@ -121,7 +134,7 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 	if (err == -EEXIST) { /* another CPU inserted it first */
 		v = bpf_map_lookup_elem(flows, key);
 		if (v) {
-			flow_add(v, octets, segs, flags, now);
+			flow_add(v, octets, segs, flags, now, retrans);
 			return;
 		}
 	}
@@ -132,7 +145,7 @@ static __always_inline void account(void *flows, struct flow_key *key, __u64 oct
 static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l2)
 {
 	struct parsed p;
-	__u32 segs, avail, zero = 0;
+	__u32 segs, avail, l3len, retrans = 0, zero = 0;
 	void *flows;
 	__u64 octets;
 	int r;
@@ -170,18 +183,23 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l
 	 * repeating the L3+L4 headers: count what the wire would carry. */
 	avail = skb->len - p.l3_off;
 	segs = skb->gso_segs;
-	if (segs > 1)
+	if (segs > 1) {
+		l3len = avail;
 		octets = avail + (__u64)(segs - 1) * p.hdr_len;
-	else
-		octets = p.ip_len && p.ip_len <= avail ? p.ip_len : avail; /* drop L2 padding */
+	} else {
+		l3len = p.ip_len && p.ip_len <= avail ? p.ip_len : avail; /* drop L2 padding */
+		octets = l3len;
+	}
 	if (!segs)
 		segs = 1;
 
 	p.key.ifindex = skb->ifindex;
 	p.key.direction = direction;
+	if (track_wire_retrans && p.key.proto == PROTO_TCP && !p.l4_truncated && !p.fragment)
+		retrans = wire_retrans(&p.key, &p, l3len > p.hdr_len ? l3len - p.hdr_len : 0, segs);
 	flows = bpf_map_lookup_elem(&live_flows, &zero);
 	if (flows)
-		account(flows, &p.key, octets, segs, p.tcp_flags);
+		account(flows, &p.key, octets, segs, p.tcp_flags, retrans);
 	return TC_ACT_UNSPEC;
 }
 

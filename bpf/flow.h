@@ -32,7 +32,16 @@ struct flow_val {
 	 * wire (client→server flow only): SYN → SYN-ACK and SYN-ACK → ACK, µs. */
 	__u32 handshake_server_us;
 	__u32 handshake_client_us;
-	__u32 _pad2;
+	/* TCP segments seen again at this observation point: data (or SYN, FIN)
+	 * starting below the highest sequence number already seen. */
+	__u32 wire_retrans;
+};
+
+/* The highest TCP sequence number (plus one) a flow's packets reached at one
+ * observation point. */
+struct seq_state {
+	__u32 next;
+	__u32 _pad;
 };
 
 /* A TCP handshake in progress at one observation point, keyed by the

@@ -59,13 +59,19 @@ type FlowFlowVal struct {
 	Pad               uint8
 	HandshakeServerUs uint32
 	HandshakeClientUs uint32
-	Pad2              uint32
+	WireRetrans       uint32
 }
 
 type FlowHandshake struct {
 	_        structs.HostLayout
 	SynNs    uint64
 	SynackNs uint64
+}
+
+type FlowSeqState struct {
+	_    structs.HostLayout
+	Next uint32
+	Pad  uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -77,6 +83,7 @@ const (
 	FlowMapHandshakes        = "handshakes"
 	FlowMapLiveFlows         = "live_flows"
 	FlowMapStats             = "stats"
+	FlowMapTcpSeqs           = "tcp_seqs"
 	FlowProgSampleClock      = "sample_clock"
 	FlowProgTcEgress         = "tc_egress"
 	FlowProgTcEgressL3       = "tc_egress_l3"
@@ -85,6 +92,7 @@ const (
 	FlowVarLastClockSample   = "last_clock_sample"
 	FlowVarPreciseTimestamps = "precise_timestamps"
 	FlowVarTrackHandshakes   = "track_handshakes"
+	FlowVarTrackWireRetrans  = "track_wire_retrans"
 	FlowVarUnusedFlowStat    = "unused_flow_stat"
 )
 
@@ -146,6 +154,7 @@ type FlowMapSpecs struct {
 	Handshakes *ebpf.MapSpec `ebpf:"handshakes"`
 	LiveFlows  *ebpf.MapSpec `ebpf:"live_flows"`
 	Stats      *ebpf.MapSpec `ebpf:"stats"`
+	TcpSeqs    *ebpf.MapSpec `ebpf:"tcp_seqs"`
 }
 
 // FlowVariableSpecs contains global variables before they are loaded into the kernel.
@@ -155,6 +164,7 @@ type FlowVariableSpecs struct {
 	LastClockSample   *ebpf.VariableSpec `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.VariableSpec `ebpf:"precise_timestamps"`
 	TrackHandshakes   *ebpf.VariableSpec `ebpf:"track_handshakes"`
+	TrackWireRetrans  *ebpf.VariableSpec `ebpf:"track_wire_retrans"`
 	UnusedFlowStat    *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
 }
 
@@ -183,6 +193,7 @@ type FlowMaps struct {
 	Handshakes *ebpf.Map `ebpf:"handshakes"`
 	LiveFlows  *ebpf.Map `ebpf:"live_flows"`
 	Stats      *ebpf.Map `ebpf:"stats"`
+	TcpSeqs    *ebpf.Map `ebpf:"tcp_seqs"`
 }
 
 func (m *FlowMaps) Close() error {
@@ -192,6 +203,7 @@ func (m *FlowMaps) Close() error {
 		m.Handshakes,
 		m.LiveFlows,
 		m.Stats,
+		m.TcpSeqs,
 	)
 }
 
@@ -202,6 +214,7 @@ type FlowVariables struct {
 	LastClockSample   *ebpf.Variable `ebpf:"last_clock_sample"`
 	PreciseTimestamps *ebpf.Variable `ebpf:"precise_timestamps"`
 	TrackHandshakes   *ebpf.Variable `ebpf:"track_handshakes"`
+	TrackWireRetrans  *ebpf.Variable `ebpf:"track_wire_retrans"`
 	UnusedFlowStat    *ebpf.Variable `ebpf:"unused_flow_stat"`
 }
 

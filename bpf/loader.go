@@ -23,6 +23,9 @@ type LoadOptions struct {
 	// TrackHandshakes times TCP handshakes on the wire (SYN → SYN-ACK →
 	// ACK) at every observation point.
 	TrackHandshakes bool
+	// TrackWireRetransmits counts TCP retransmissions from sequence numbers
+	// at every observation point.
+	TrackWireRetransmits bool
 }
 
 // Objects are podflow's loaded TC programs and maps.
@@ -50,8 +53,11 @@ func Load(opts LoadOptions) (*Objects, error) {
 	// Handshakes last one RTT: a quarter of the flows in flight at once is
 	// plenty, and the LRU evicts SYNs that were never answered.
 	spec.Maps[FlowMapHandshakes].MaxEntries = max(opts.MaxFlows/4, 1024)
-	if err := spec.Variables["track_handshakes"].Set(opts.TrackHandshakes); err != nil {
-		return nil, fmt.Errorf("set track_handshakes: %w", err)
+	spec.Maps[FlowMapTcpSeqs].MaxEntries = opts.MaxFlows
+	for name, on := range map[string]bool{"track_handshakes": opts.TrackHandshakes, "track_wire_retrans": opts.TrackWireRetransmits} {
+		if err := spec.Variables[name].Set(on); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
 	}
 	if err := spec.Variables["precise_timestamps"].Set(opts.PreciseTimestamps); err != nil {
 		return nil, fmt.Errorf("set precise_timestamps: %w", err)

@@ -39,6 +39,7 @@ struct parsed {
 	__u32 l3_off;   /* L2 header length */
 	__u32 hdr_len;  /* L3 + L4 header length: what every GSO segment repeats */
 	__u32 ip_len;   /* IP total length from the header, 0 if unknown */
+	__u32 tcp_seq;  /* TCP sequence number (host order) */
 	__u16 tcp_flags;
 	__u8 l4_truncated;
 	__u8 fragment;
@@ -101,6 +102,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p, __u
 		p->key.sport = ((__u16)l4[0] << 8) | l4[1];
 		p->key.dport = ((__u16)l4[2] << 8) | l4[3];
 		p->tcp_flags = ((__u16)(l4[12] & 1) << 8) | l4[13];
+		p->tcp_seq = ((__u32)l4[4] << 24) | ((__u32)l4[5] << 16) | ((__u32)l4[6] << 8) | l4[7];
 		doff = (l4[12] >> 4) * 4;
 		p->hdr_len += doff < 20 ? 20 : doff;
 		return PARSE_OK;

@@ -37,7 +37,7 @@ type ReferenceFlowVal struct {
 	Pad               uint8
 	HandshakeServerUs uint32
 	HandshakeClientUs uint32
-	Pad2              uint32
+	WireRetrans       uint32
 }
 
 // Names of all BPF objects in the ELF.

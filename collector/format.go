@@ -101,6 +101,9 @@ func addMeasuresJSON(w *jsonObject, m *flow.Measures) {
 		w.add("tcpHandshakeServerMicroseconds", m.Handshake.ServerUs)
 		w.add("tcpHandshakeClientMicroseconds", m.Handshake.ClientUs)
 	}
+	if m.HasWireRetrans() {
+		w.add("tcpWireRetransmittedPackets", m.WireRetransPackets)
+	}
 	if m.HasDrops() {
 		w.add("droppedPacketDeltaCount", m.DropPackets)
 		w.add("droppedOctetDeltaCount", m.DropOctets)
@@ -224,6 +227,9 @@ func writeFlowText(b *strings.Builder, f flow.Record) {
 	}
 	if m.Handshake.Seen {
 		fmt.Fprintf(b, " handshake=%d+%dus", m.Handshake.ServerUs, m.Handshake.ClientUs)
+	}
+	if m.HasWireRetrans() {
+		fmt.Fprintf(b, " wire-retrans=%d", m.WireRetransPackets)
 	}
 	if m.HasDrops() {
 		fmt.Fprintf(b, " dropped=%d/%dB why=%s", m.DropPackets, m.DropOctets, m.DropReason)

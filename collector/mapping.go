@@ -147,6 +147,8 @@ func (b *recordBuilder) placeMeasure(f field, v any) bool {
 		m.RetransOctets = u
 	case "tcpHandshakeServerMicroseconds":
 		m.Handshake.ServerUs, m.Handshake.Seen = uint32(u), true
+	case "tcpWireRetransmittedPackets":
+		m.WireRetransPackets = uint32(u)
 	case "tcpHandshakeClientMicroseconds":
 		m.Handshake.ClientUs, m.Handshake.Seen = uint32(u), true
 	default:

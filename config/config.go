@@ -56,6 +56,9 @@ type Config struct {
 	// TCPRTT, TCPRetransmits and KernelDrops attach the socket and drop
 	// tracepoints; HandshakeRTT times TCP handshakes in the TC programs.
 	TCPRTT, TCPRetransmits, KernelDrops, HandshakeRTT bool
+	// WireRetransmits counts TCP retransmissions from sequence numbers in
+	// the TC programs.
+	WireRetransmits bool
 	// EnterpriseNumber is the PEN of podflow's own IPFIX elements.
 	EnterpriseNumber uint32
 	// LogLevel is debug, info, warn or error.

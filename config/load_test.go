@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 		MTU:               1500,
 		TemplateRefresh:   10 * time.Minute,
 		MaxFlows:          32768,
-		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true,
+		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
 		EnterpriseNumber: 32473,
 		LogLevel:         "info",
 	}
@@ -136,7 +136,7 @@ log-level: debug
 		MTU:               9000,
 		TemplateRefresh:   time.Hour,
 		MaxFlows:          65536,
-		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true,
+		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
 		EnterpriseNumber: 32473,
 		LogLevel:         "debug",
 	}

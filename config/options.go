@@ -115,6 +115,8 @@ var options = []option{
 		func(c *Config) *bool { return &c.KernelDrops }),
 	boolOption("handshake-rtt", "true", "time TCP handshakes (SYN → SYN-ACK → ACK) on the wire at every observed interface",
 		func(c *Config) *bool { return &c.HandshakeRTT }),
+	boolOption("wire-retransmits", "true", "count TCP segments seen again (sequence numbers) at every observed interface, for flows whose sockets are elsewhere",
+		func(c *Config) *bool { return &c.WireRetransmits }),
 	{
 		name: "enterprise-number", arg: "N", def: "32473",
 		help: "IANA private enterprise number of podflow's own IPFIX elements; 32473 is RFC 5612's documentation number, set your organisation's",

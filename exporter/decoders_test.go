@@ -48,6 +48,7 @@ func TestPmacctPrimitivesRows(t *testing.T) {
 		"name=tcp_retransmitted_payload_octets\tfield_type=12345:5\tlen=8\tsemantics=u_int",
 		"name=tcp_handshake_server_us\tfield_type=12345:6\tlen=4\tsemantics=u_int",
 		"name=tcp_handshake_client_us\tfield_type=12345:7\tlen=4\tsemantics=u_int",
+		"name=tcp_wire_retransmitted_packets\tfield_type=12345:9\tlen=4\tsemantics=u_int",
 		"name=kernel_drop_reason\tfield_type=12345:8\tlen=vlen\tsemantics=str",
 	}
 	if !slices.Equal(rows, want) {

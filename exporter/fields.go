@@ -46,11 +46,12 @@ const NtopPEN uint32 = 35632
 type Group uint8
 
 const (
-	GroupRTT       Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
-	GroupRetrans                     // retransmissions of a local TCP socket sending this flow
-	GroupHandshake                   // TCP handshake timing seen on the wire at the observation point
-	GroupDrops                       // packets of this flow the kernel dropped on this node
-	GroupAll       = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops
+	GroupRTT         Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
+	GroupRetrans                       // retransmissions of a local TCP socket sending this flow
+	GroupHandshake                     // TCP handshake timing seen on the wire at the observation point
+	GroupDrops                         // packets of this flow the kernel dropped on this node
+	GroupWireRetrans                   // TCP retransmissions seen on the wire at the observation point
+	GroupAll         = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans
 )
 
 // Fields lists the exported elements in template order. A template holds the
@@ -109,6 +110,8 @@ var Fields = []Field{
 		Description: "on the wire at the observation point: SYN → SYN-ACK (µs), the server-side part of the handshake RTT; on the client→server flow"},
 	{Name: "tcpHandshakeClientMicroseconds", ID: 7, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupHandshake,
 		Description: "on the wire at the observation point: SYN-ACK → ACK (µs), the client-side part; the sum of both is the handshake RTT"},
+	{Name: "tcpWireRetransmittedPackets", ID: 9, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupWireRetrans,
+		Description: "on the wire at the observation point: TCP segments (data, SYN, FIN) seen again below the flow's highest sequence number; present when > 0; for flows whose sockets are elsewhere"},
 	{Name: "droppedPacketDeltaCount", ID: 133, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
 		Description: "packets of this flow the kernel dropped on this node (skb:kfree_skb with a drop reason), GSO segments counted one by one"},
 	{Name: "droppedOctetDeltaCount", ID: 132, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
@@ -131,6 +134,9 @@ func GroupsOf(m *flow.Measures) Group {
 	}
 	if m.HasDrops() {
 		g |= GroupDrops
+	}
+	if m.HasWireRetrans() {
+		g |= GroupWireRetrans
 	}
 	return g
 }

@@ -29,6 +29,10 @@ type Measures struct {
 	// TCP handshake timed on the wire at the observation point (on the
 	// client→server flow): SYN → SYN-ACK and SYN-ACK → ACK.
 	Handshake Handshake
+	// TCP segments seen again at the observation point (sequence numbers
+	// below the highest already seen): retransmissions as the wire shows
+	// them, for flows whose sockets are not local. See bpf/wire.h.
+	WireRetransPackets uint32
 }
 
 // Handshake is one TCP handshake's timing at an observation point.
@@ -44,6 +48,9 @@ func (m *Measures) HasRTT() bool { return m.RTTSamples > 0 }
 // HasRetrans reports whether the retransmission count is known: the flow's
 // sending socket is local (it was sampled, or it retransmitted).
 func (m *Measures) HasRetrans() bool { return m.RTTSamples > 0 || m.RetransPackets > 0 }
+
+// HasWireRetrans reports whether retransmissions were seen on the wire.
+func (m *Measures) HasWireRetrans() bool { return m.WireRetransPackets > 0 }
 
 // HasDrops reports whether the kernel dropped packets of the flow.
 func (m *Measures) HasDrops() bool { return m.DropPackets > 0 }
@@ -85,6 +92,7 @@ func (m *Measures) Add(o *Measures) {
 	if o.Handshake.Seen {
 		m.Handshake = o.Handshake
 	}
+	m.WireRetransPackets += o.WireRetransPackets
 }
 
 // TupleEntry is what sockets and drop points measured for one 5-tuple

@@ -101,6 +101,9 @@ var setters = map[string]setter{
 	"tcpHandshakeClientMicroseconds": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned32Value(r.Measures.Handshake.ClientUs)
 	},
+	"tcpWireRetransmittedPackets": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Measures.WireRetransPackets)
+	},
 	"droppedPacketDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned64Value(r.Measures.DropPackets)
 	},

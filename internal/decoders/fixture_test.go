@@ -36,7 +36,8 @@ var (
 		"tcpRttMeanMicroseconds": uint64(8000), "tcpRttSampleCount": uint64(12),
 		"RETRANSMITTED_IN_PKTS": uint64(5), "tcpRetransmittedPayloadOctets": uint64(6_000_000_007),
 		"tcpHandshakeServerMicroseconds": uint64(350), "tcpHandshakeClientMicroseconds": uint64(420),
-		"droppedPacketDeltaCount": uint64(3), "droppedOctetDeltaCount": uint64(180),
+		"tcpWireRetransmittedPackets": uint64(6),
+		"droppedPacketDeltaCount":     uint64(3), "droppedOctetDeltaCount": uint64(180),
 		"kernelDropReason": "NETFILTER_DROP",
 	}
 	recordB = map[string]any{
@@ -51,7 +52,8 @@ var (
 		"tcpRttMeanMicroseconds": uint64(100), "tcpRttSampleCount": uint64(2),
 		"RETRANSMITTED_IN_PKTS": uint64(1), "tcpRetransmittedPayloadOctets": uint64(1448),
 		"tcpHandshakeServerMicroseconds": uint64(4294967295), "tcpHandshakeClientMicroseconds": uint64(1),
-		"droppedPacketDeltaCount": uint64(1), "droppedOctetDeltaCount": uint64(60),
+		"tcpWireRetransmittedPackets": uint64(2),
+		"droppedPacketDeltaCount":     uint64(1), "droppedOctetDeltaCount": uint64(60),
 		"kernelDropReason": "NO_SOCKET",
 	}
 	recordC = map[string]any{

@@ -34,7 +34,8 @@ func TestNfacctdDecodesPodflowElements(t *testing.T) {
 			"tcp_rtt_sample_count": "12", "retransmitted_in_pkts": "5",
 			"tcp_retransmitted_payload_octets": "6000000007",
 			"tcp_handshake_server_us":          "350", "tcp_handshake_client_us": "420",
-			"kernel_drop_reason": "NETFILTER_DROP",
+			"tcp_wire_retransmitted_packets": "6",
+			"kernel_drop_reason":             "NETFILTER_DROP",
 		},
 		{
 			"event_type": "purge",
@@ -46,7 +47,8 @@ func TestNfacctdDecodesPodflowElements(t *testing.T) {
 			"tcp_rtt_sample_count": "2", "retransmitted_in_pkts": "1",
 			"tcp_retransmitted_payload_octets": "1448",
 			"tcp_handshake_server_us":          "4294967295", "tcp_handshake_client_us": "1",
-			"kernel_drop_reason": "NO_SOCKET",
+			"tcp_wire_retransmitted_packets": "2",
+			"kernel_drop_reason":             "NO_SOCKET",
 		},
 		{
 			"event_type": "purge",
@@ -60,7 +62,8 @@ func TestNfacctdDecodesPodflowElements(t *testing.T) {
 			// nfacctd cannot tell "absent" from 0.
 			"retransmitted_in_pkts": "0", "tcp_retransmitted_payload_octets": "0",
 			"tcp_handshake_server_us": "0", "tcp_handshake_client_us": "0",
-			"kernel_drop_reason": "",
+			"tcp_wire_retransmitted_packets": "0",
+			"kernel_drop_reason":             "",
 		},
 	}
 	// Output order follows nfacctd's cache, not arrival: sort by source port.

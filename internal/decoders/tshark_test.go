@@ -38,7 +38,7 @@ func TestTsharkDecodesPodflowElements(t *testing.T) {
 		enterprise: map[string][]byte{
 			"32473:1": be32(1500), "32473:2": be32(25000), "32473:3": be32(8000), "32473:4": be32(12),
 			"32473:5": be64(6_000_000_007), "32473:6": be32(350), "32473:7": be32(420),
-			"32473:8": []byte("NETFILTER_DROP"),
+			"32473:8": []byte("NETFILTER_DROP"), "32473:9": be32(6),
 		}}
 	wantB := tsharkRecord{frame: 1, template: templateV4,
 		fields: map[string]string{
@@ -56,7 +56,7 @@ func TestTsharkDecodesPodflowElements(t *testing.T) {
 		enterprise: map[string][]byte{
 			"32473:1": be32(90), "32473:2": be32(110), "32473:3": be32(100), "32473:4": be32(2),
 			"32473:5": be64(1448), "32473:6": be32(4294967295), "32473:7": be32(1),
-			"32473:8": []byte("NO_SOCKET"),
+			"32473:8": []byte("NO_SOCKET"), "32473:9": be32(2),
 		}}
 	wantC := tsharkRecord{frame: 2, template: templateV6,
 		fields: map[string]string{

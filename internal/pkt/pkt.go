@@ -29,6 +29,7 @@ type Frame struct {
 	ICMPType uint8
 	ICMPCode uint8
 	TCPFlags uint16 // 9 bits, NS..FIN
+	TCPSeq   uint32 // sequence number
 	TCPOpts  int    // bytes of TCP options (multiple of 4)
 	IPOpts   int    // bytes of IPv4 options (multiple of 4)
 	Exts     []Ext  // IPv6 extension headers in order
@@ -166,6 +167,7 @@ func (f Frame) l4() []byte {
 	case 6:
 		binary.BigEndian.PutUint16(h[0:], f.SrcPort)
 		binary.BigEndian.PutUint16(h[2:], f.DstPort)
+		binary.BigEndian.PutUint32(h[4:], f.TCPSeq)
 		h[12] = byte(len(h)/4)<<4 | byte(f.TCPFlags>>8&1)
 		h[13] = byte(f.TCPFlags)
 	case 17, 132:

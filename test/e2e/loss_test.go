@@ -75,6 +75,11 @@ func TestRetransmissionsEqualSocketCount(t *testing.T) {
 			if m.RetransPackets != res.retrans || m.RetransOctets != res.bytesRetrans {
 				t.Errorf("exported retransmissions %d (%d B), socket says %d (%d B)", m.RetransPackets, m.RetransOctets, res.retrans, res.bytesRetrans)
 			}
+			// The wire view at the client's veth (before the lossy hop) sees
+			// every lost segment twice: the same count, from sequence numbers.
+			if m.WireRetransPackets != res.retrans {
+				t.Errorf("retransmissions seen on the wire %d, socket says %d", m.WireRetransPackets, res.retrans)
+			}
 			// The rule's drops are the flow's; the server may also drop
 			// duplicates of spurious retransmissions (other reasons).
 			if m.DropPackets < dropped {

@@ -79,9 +79,9 @@ func family(ipv6 bool) string {
 }
 
 func describe(m flow.Measures) string {
-	return fmt.Sprintf("rtt %d/%d/%d µs (%d samples), retrans %d/%d B, handshake %+v, drops %d/%d B %q",
+	return fmt.Sprintf("rtt %d/%d/%d µs (%d samples), retrans %d/%d B, wire retrans %d, handshake %+v, drops %d/%d B %q",
 		m.RTTMinUs, m.RTTMeanUs(), m.RTTMaxUs, m.RTTSamples, m.RetransPackets, m.RetransOctets,
-		m.Handshake, m.DropPackets, m.DropOctets, m.DropReason)
+		m.WireRetransPackets, m.Handshake, m.DropPackets, m.DropOctets, m.DropReason)
 }
 
 // assertSameMeasures checks that an independent decoder read the same
@@ -97,7 +97,7 @@ func assertSameMeasures(t *testing.T, ours, theirs map[flow.Tuple]flow.Measures)
 		// records were merged; compare what the wire carries.
 		if m.RTTSamples != o.RTTSamples || m.RTTMinUs != o.RTTMinUs || m.RTTMaxUs != o.RTTMaxUs ||
 			m.RetransPackets != o.RetransPackets || m.RetransOctets != o.RetransOctets ||
-			m.Handshake != o.Handshake || m.DropPackets != o.DropPackets || m.DropOctets != o.DropOctets ||
+			m.Handshake != o.Handshake || m.WireRetransPackets != o.WireRetransPackets || m.DropPackets != o.DropPackets || m.DropOctets != o.DropOctets ||
 			m.DropReason != o.DropReason {
 			t.Errorf("%v:\n podflow: %s\n tshark:  %s", tu, describe(m), describe(o))
 		}

@@ -53,6 +53,7 @@ func tsharkMeasures(t *testing.T, ts *decoders.Tshark, messages uint64) map[flow
 		if _, ok := own[pen+"6"]; ok {
 			m.Handshake = flow.Handshake{ServerUs: uint32(u("6")), ClientUs: uint32(u("7")), Seen: true}
 		}
+		m.WireRetransPackets = uint32(u("9"))
 		if reason, ok := own[pen+"8"]; ok {
 			m.SetDrop(fieldUint(t, r.Fields, "cflow.drop_packets"), fieldUint(t, r.Fields, "cflow.drop_octets"), string(reason), 0)
 		}
