@@ -15,7 +15,9 @@ import (
 const benchRepeat = 1_000_000
 
 // BenchmarkTCProgram reports ns/packet of podflow's TC program (jiffies
-// timestamps, and with PreciseTimestamps) beside the reference (5-tuple parse + one per-CPU hash update) and an empty program,
+// timestamps; with PreciseTimestamps; with the TCP state tracking of
+// handshakes and wire retransmissions, which looks the sequence state up
+// for every data segment) beside the reference (5-tuple parse + one per-CPU hash update) and an empty program,
 // measured in the same run; ratio-to-reference is the figure that holds
 // across machines. Run with -benchtime 1x: each figure is already 1e6 runs.
 func BenchmarkTCProgram(b *testing.B) {
@@ -30,6 +32,11 @@ func BenchmarkTCProgram(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer precise.Close()
+	tcpState, err := Load(LoadOptions{MaxFlows: 1024, TrackHandshakes: true, TrackWireRetransmits: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tcpState.Close()
 	var ref ReferenceObjects
 	if err := LoadReferenceObjects(&ref, nil); err != nil {
 		b.Fatal(err)
@@ -53,8 +60,10 @@ func BenchmarkTCProgram(b *testing.B) {
 				reference := perPacket(b, ref.TcReference, data)
 				podflow := perPacket(b, objs.TcIngress, data)
 				preciseNs := perPacket(b, precise.TcIngress, data)
+				tcpNs := perPacket(b, tcpState.TcIngress, data)
 				b.ReportMetric(podflow, "ns/packet")
 				b.ReportMetric(preciseNs, "precise-ns/packet")
+				b.ReportMetric(tcpNs, "tcp-state-ns/packet")
 				b.ReportMetric(reference, "ref-ns/packet")
 				b.ReportMetric(empty, "empty-ns/packet")
 				b.ReportMetric(podflow/reference, "x-ref")

@@ -103,25 +103,27 @@ static __always_inline bool is_v4_mapped(const __u8 *a)
 }
 
 /* sock_key builds the key of the direction a socket sends in. It reads only
- * struct sock_common, so it serves request socks (SYN-ACKs) too. */
+ * struct sock_common, so it serves request socks (SYN-ACKs) too. tp_btf
+ * arguments are BTF pointers: plain loads (checked, CO-RE relocated) cost
+ * far less than bpf_probe_read_kernel calls. */
 static __always_inline bool sock_key(const struct sock_common *sk, struct flow_key *k)
 {
-	__u16 family = BPF_CORE_READ(sk, skc_family);
+	__u16 family = sk->skc_family;
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->proto = PROTO_TCP;
-	k->sport = BPF_CORE_READ(sk, skc_num);
-	k->dport = bpf_ntohs(BPF_CORE_READ(sk, skc_dport));
+	k->sport = sk->skc_num;
+	k->dport = bpf_ntohs(sk->skc_dport);
 	if (family == AF_INET) {
 		k->ip_version = 4;
-		v4_mapped(k->saddr, BPF_CORE_READ(sk, skc_rcv_saddr));
-		v4_mapped(k->daddr, BPF_CORE_READ(sk, skc_daddr));
+		v4_mapped(k->saddr, sk->skc_rcv_saddr);
+		v4_mapped(k->daddr, sk->skc_daddr);
 		return true;
 	}
 	if (family != AF_INET6)
 		return false;
-	BPF_CORE_READ_INTO(&k->saddr, sk, skc_v6_rcv_saddr);
-	BPF_CORE_READ_INTO(&k->daddr, sk, skc_v6_daddr);
+	__builtin_memcpy(k->saddr, sk->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+	__builtin_memcpy(k->daddr, sk->skc_v6_daddr.in6_u.u6_addr8, 16);
 	/* A dual-stack socket talking IPv4 sends IPv4 packets: key them so. */
 	k->ip_version = is_v4_mapped(k->saddr) && is_v4_mapped(k->daddr) ? 4 : 6;
 	return true;
@@ -132,12 +134,14 @@ static __always_inline bool sock_key(const struct sock_common *sk, struct flow_k
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct flow_key key;
 	struct tuple_val *v;
 	__u32 srtt;
 
-	srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	if (!tp)
+		return 0;
+	srtt = tp->srtt_us >> 3;
 	if (!srtt || !sock_key(&sk->__sk_common, &key))
 		return 0;
 	v = tuple_get(&key);
@@ -170,12 +174,12 @@ int BPF_PROG(tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *sk
 	if (!skb || !sock_key(&sk->__sk_common, &key))
 		return 0;
 	cb = (const struct tcp_skb_cb *)&skb->cb[0];
-	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	segs = BPF_CORE_READ(cb, tcp_gso_segs); /* skb->cb is a char array to the verifier */
 	v = tuple_get(&key);
 	if (!v)
 		return 0;
 	v->retrans_segs += segs ? segs : 1;
-	v->retrans_octets += BPF_CORE_READ(skb, len);
+	v->retrans_octets += skb->len;
 	return 0;
 }
 
@@ -330,9 +334,9 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE))
 		return 0;
 	__builtin_memset(&d, 0, sizeof(d));
-	proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	nh_off = BPF_CORE_READ(skb, network_header);
-	head = BPF_CORE_READ(skb, head);
+	proto = bpf_ntohs(skb->protocol);
+	nh_off = skb->network_header;
+	head = skb->head;
 	if (nh_off != (__u16)~0U) {
 		if (proto == ETH_P_IP)
 			ok = drop_ipv4(&d, head + nh_off);
@@ -347,9 +351,9 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	 * (no L2 padding), or for a GSO skb every segment's share with its
 	 * repeated headers. skb->len counts from skb->data, which lies before
 	 * the network header (L2 still there) or after it (already pulled). */
-	data_off = BPF_CORE_READ(skb, data) - head;
-	len = BPF_CORE_READ(skb, len) + data_off - nh_off;
-	shinfo = (struct skb_shared_info *)(head + BPF_CORE_READ(skb, end));
+	data_off = skb->data - head;
+	len = skb->len + data_off - nh_off;
+	shinfo = (struct skb_shared_info *)(head + skb->end);
 	segs = BPF_CORE_READ(shinfo, gso_segs);
 	if (segs > 1)
 		octets = len + (segs - 1) * d.hdr_len;

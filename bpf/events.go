@@ -118,6 +118,16 @@ func (e *Events) attach(spec *ebpf.CollectionSpec, name string, maps map[string]
 	return nil
 }
 
+// Program returns the attached program of that name (EventsProg*), or nil.
+func (e *Events) Program(name string) *ebpf.Program {
+	for i, n := range e.Attached {
+		if n == name {
+			return e.programs[i]
+		}
+	}
+	return nil
+}
+
 // Detach stops the programs; the maps stay readable for a last drain.
 func (e *Events) Detach() error {
 	var errs []error

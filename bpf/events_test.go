@@ -14,7 +14,7 @@ import (
 	"github.com/podflow/podflow/internal/privtest"
 )
 
-func openAllEvents(t *testing.T) (*Events, *TupleDrainer) {
+func openAllEvents(t testing.TB) (*Events, *TupleDrainer) {
 	t.Helper()
 	privtest.Require(t)
 	ev, err := OpenEvents(EventOptions{MaxTuples: 4096, RTT: true, Retransmits: true, Drops: true})
