@@ -125,7 +125,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		watchKernelStats(ctx, objs, log)
+		watchKernelStats(ctx, objs, events, log)
 	}()
 	loop.Run(ctx, cfg.PollInterval)
 
@@ -138,7 +138,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		detachErr = events.Detach()
 	}
 	shutdownErr := loop.Shutdown()
-	logKernelStats(log, objs, zap.InfoLevel)
+	logKernelStats(log, objs, events, zap.InfoLevel)
+	ts := table.Stats()
+	log.Info("flow table totals", zap.Uint64("flows_created", ts.FlowsCreated),
+		zap.Uint64("dedup_dropped_packets", ts.DedupDroppedPackets),
+		zap.Uint64("unmatched_tuple_measurements", ts.UnmatchedTuples),
+		zap.Uint64("unmatched_dropped_packets", ts.UnmatchedDropPackets))
 	return errors.Join(attachErr, detachErr, shutdownErr)
 }
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/podflow/podflow/collector"
+	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/logging"
 )
 
@@ -19,6 +21,7 @@ const (
 	defaultListen = "udp://127.0.0.1:4739"
 	collectUsage  = `  --listen URL       where to receive IPFIX: udp://HOST:PORT or tcp://HOST:PORT (default ` + defaultListen + `)
   --format FORMAT    how to print records on stdout: json (one object a line) or text (default json)
+  --enterprise-number N  PEN of podflow's own elements, as the exporter's --enterprise-number (default 32473)
   --log-level LEVEL  debug, info, warn or error (default info)
 `
 )
@@ -31,6 +34,7 @@ func (a *app) collect(args []string) int {
 	listen := fs.String("listen", defaultListen, "")
 	format := fs.String("format", "json", "")
 	level := fs.String("log-level", "info", "")
+	pen := fs.Uint("enterprise-number", uint(exporter.DefaultPEN), "")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(a.stdout, "Usage: podflow collect [options]\n\n"+collectUsage)
 		return exitOK
@@ -50,9 +54,13 @@ func (a *app) collect(args []string) int {
 	if _, err := logging.ParseLevel(*level); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
+	if *pen == 0 || uint64(*pen) > math.MaxUint32 {
+		errs = append(errs, fmt.Errorf("--enterprise-number: must be 1..4294967295, got %d", *pen))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return a.usageError(err)
 	}
+	collector.RegisterEnterpriseNumber(uint32(*pen))
 
 	log, err := a.startLogging(*level)
 	if err != nil {
