@@ -11,13 +11,12 @@ import (
 const drainBatch = 4096
 
 // doubleBuffer empties a pair of per-CPU hash maps of which the programs
-// write the one in slot 0 of an array-of-maps: each drain makes the idle map
-// live, which makes the kernel wait for running programs
-// (maybe_wait_bpf_programs), then empties the retired map with
-// BatchLookupAndDelete. No program writes the retired map, so nothing
-// counted between lookup and delete is lost. Not safe for concurrent use.
+// write one: each drain makes the idle map live and waits for running
+// programs (swap), then empties the retired map with BatchLookupAndDelete.
+// No program writes the retired map, so nothing counted between lookup and
+// delete is lost. Not safe for concurrent use.
 type doubleBuffer[K, V any] struct {
-	outer      *ebpf.Map
+	swap       func(live *ebpf.Map) error // makes live the programs' map; returns once no program uses the other
 	live, idle *ebpf.Map
 	nCPU       int
 	keys       []K
@@ -25,13 +24,25 @@ type doubleBuffer[K, V any] struct {
 	noBatchOps bool
 }
 
-func newDoubleBuffer[K, V any](outer, live, idle *ebpf.Map) (*doubleBuffer[K, V], error) {
+// swapSlot makes a map live by storing it in slot 0 of an array-of-maps:
+// the kernel waits for running programs before the update returns
+// (maybe_wait_bpf_programs).
+func swapSlot(outer *ebpf.Map) func(*ebpf.Map) error {
+	return func(live *ebpf.Map) error {
+		if err := outer.Update(uint32(0), live, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("swap live map %s: %w", outer, err)
+		}
+		return nil
+	}
+}
+
+func newDoubleBuffer[K, V any](swap func(*ebpf.Map) error, live, idle *ebpf.Map) (*doubleBuffer[K, V], error) {
 	n, err := ebpf.PossibleCPU()
 	if err != nil {
 		return nil, fmt.Errorf("possible CPUs: %w", err)
 	}
 	return &doubleBuffer[K, V]{
-		outer: outer,
+		swap:  swap,
 		live:  live,
 		idle:  idle,
 		nCPU:  n,
@@ -43,8 +54,8 @@ func newDoubleBuffer[K, V any](outer, live, idle *ebpf.Map) (*doubleBuffer[K, V]
 // drain swaps the maps and calls each for every key of the retired one with
 // its per-CPU values (valid only during the call).
 func (b *doubleBuffer[K, V]) drain(each func(k *K, perCPU []V)) error {
-	if err := b.outer.Update(uint32(0), b.idle, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("swap live map %s: %w", b.outer, err)
+	if err := b.swap(b.idle); err != nil {
+		return err
 	}
 	retired := b.live
 	b.live, b.idle = b.idle, retired

@@ -16,7 +16,7 @@ type Drainer struct {
 
 // NewDrainer returns a Drainer over objs (whose flows_a is live after Load).
 func NewDrainer(objs *Objects) (*Drainer, error) {
-	buf, err := newDoubleBuffer[FlowFlowKey, FlowFlowVal](objs.LiveFlows, objs.FlowsA, objs.FlowsB)
+	buf, err := newDoubleBuffer[FlowFlowKey, FlowFlowVal](swapSlot(objs.LiveFlows), objs.FlowsA, objs.FlowsB)
 	if err != nil {
 		return nil, err
 	}

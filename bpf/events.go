@@ -64,20 +64,17 @@ func OpenEvents(opts EventOptions) (*Events, error) {
 	for _, name := range []string{EventsMapTuplesA, EventsMapTuplesB} {
 		spec.Maps[name].MaxEntries = opts.MaxTuples
 	}
-	spec.Maps[EventsMapLiveTuples].InnerMap.MaxEntries = opts.MaxTuples
 	e := &Events{}
 	if err := spec.LoadAndAssign(&e.EventsMaps, nil); err != nil {
 		return nil, fmt.Errorf("load event maps: %w", err)
 	}
-	if err := e.LiveTuples.Update(uint32(0), e.TuplesA, ebpf.UpdateAny); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("make tuples_a live: %w", err)
-	}
 	replace := map[string]*ebpf.Map{
-		EventsMapTuplesA:    e.TuplesA,
-		EventsMapTuplesB:    e.TuplesB,
-		EventsMapLiveTuples: e.LiveTuples,
-		EventsMapEventStats: e.EventStats,
+		EventsMapTuplesA:     e.TuplesA,
+		EventsMapTuplesB:     e.TuplesB,
+		EventsMapTuplesIndex: e.TuplesIndex,
+		EventsMapRcuWait:     e.RcuWait,
+		EventsMapRcuDummy:    e.RcuDummy,
+		EventsMapEventStats:  e.EventStats,
 	}
 	var errs []error
 	for _, name := range eventPrograms(opts) {
@@ -115,6 +112,23 @@ func (e *Events) attach(spec *ebpf.CollectionSpec, name string, maps map[string]
 	e.programs = append(e.programs, prog)
 	e.links = append(e.links, l)
 	e.Attached = append(e.Attached, name)
+	return nil
+}
+
+// swapTuples makes live the tuple map the programs write (tuples_index
+// selects it), then waits for programs that may still write the other one.
+func (e *Events) swapTuples(live *ebpf.Map) error {
+	idx := uint32(0)
+	if live == e.TuplesB {
+		idx = 1
+	}
+	if err := e.TuplesIndex.Update(uint32(0), idx, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("flip tuples_index: %w", err)
+	}
+	// Any array-of-maps update returns only once running programs are done.
+	if err := e.RcuWait.Update(uint32(0), e.RcuDummy, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("wait for tracepoint programs: %w", err)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/podflow/podflow/internal/netnstest"
@@ -15,7 +16,9 @@ import (
 // real traffic runs in a test namespace: TCP exchanges over loopback for
 // tcp_probe, UDP datagrams to a closed port for kfree_skb. These programs
 // cannot be run by BPF_PROG_TEST_RUN (tp_btf), so this is the figure of a
-// real hit. tcp_retransmit_* fire only under loss and are not measured here.
+// real hit, beside empty programs on the same tracepoints (the floor: the
+// call and the stats' own clock reads). tcp_retransmit_* fire only under
+// loss and are not measured here.
 func BenchmarkTracepoints(b *testing.B) {
 	ev, _ := openAllEvents(b)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
@@ -23,6 +26,19 @@ func BenchmarkTracepoints(b *testing.B) {
 		b.Fatalf("enable BPF stats: %v", err)
 	}
 	defer stats.Close()
+	var ref ReferenceObjects
+	if err := LoadReferenceObjects(&ref, nil); err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Close()
+	empty := map[string]*ebpf.Program{EventsProgTcpProbe: ref.TpProbeEmpty, EventsProgKfreeSkb: ref.TpDropEmpty}
+	for _, p := range empty {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+	}
 	ns := netnstest.New(b)
 	for b.Loop() {
 		err := ns.Do(func() error {
@@ -47,13 +63,19 @@ func BenchmarkTracepoints(b *testing.B) {
 		}
 	}
 	for _, name := range []string{EventsProgTcpProbe, EventsProgKfreeSkb} {
-		st, err := ev.Program(name).Stats()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if st.RunCount == 0 {
-			b.Fatalf("%s: no BPF stats", name)
-		}
-		b.ReportMetric(float64(st.Runtime.Nanoseconds())/float64(st.RunCount), name+"-ns/hit")
+		b.ReportMetric(nsPerRun(b, ev.Program(name)), name+"-ns/hit")
+		b.ReportMetric(nsPerRun(b, empty[name]), name+"-empty-ns/hit")
 	}
+}
+
+func nsPerRun(b *testing.B, p *ebpf.Program) float64 {
+	b.Helper()
+	st, err := p.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if st.RunCount == 0 {
+		b.Fatalf("%s: no BPF stats", p)
+	}
+	return float64(st.Runtime.Nanoseconds()) / float64(st.RunCount)
 }

@@ -55,9 +55,11 @@ type EventsTupleVal struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	EventsMapEventStats           = "event_stats"
-	EventsMapLiveTuples           = "live_tuples"
+	EventsMapRcuDummy             = "rcu_dummy"
+	EventsMapRcuWait              = "rcu_wait"
 	EventsMapTuplesA              = "tuples_a"
 	EventsMapTuplesB              = "tuples_b"
+	EventsMapTuplesIndex          = "tuples_index"
 	EventsProgKfreeSkb            = "kfree_skb"
 	EventsProgTcpProbe            = "tcp_probe"
 	EventsProgTcpRetransmitSkb    = "tcp_retransmit_skb"
@@ -117,10 +119,12 @@ type EventsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsMapSpecs struct {
-	EventStats *ebpf.MapSpec `ebpf:"event_stats"`
-	LiveTuples *ebpf.MapSpec `ebpf:"live_tuples"`
-	TuplesA    *ebpf.MapSpec `ebpf:"tuples_a"`
-	TuplesB    *ebpf.MapSpec `ebpf:"tuples_b"`
+	EventStats  *ebpf.MapSpec `ebpf:"event_stats"`
+	RcuDummy    *ebpf.MapSpec `ebpf:"rcu_dummy"`
+	RcuWait     *ebpf.MapSpec `ebpf:"rcu_wait"`
+	TuplesA     *ebpf.MapSpec `ebpf:"tuples_a"`
+	TuplesB     *ebpf.MapSpec `ebpf:"tuples_b"`
+	TuplesIndex *ebpf.MapSpec `ebpf:"tuples_index"`
 }
 
 // EventsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -150,18 +154,22 @@ func (o *EventsObjects) Close() error {
 //
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsMaps struct {
-	EventStats *ebpf.Map `ebpf:"event_stats"`
-	LiveTuples *ebpf.Map `ebpf:"live_tuples"`
-	TuplesA    *ebpf.Map `ebpf:"tuples_a"`
-	TuplesB    *ebpf.Map `ebpf:"tuples_b"`
+	EventStats  *ebpf.Map `ebpf:"event_stats"`
+	RcuDummy    *ebpf.Map `ebpf:"rcu_dummy"`
+	RcuWait     *ebpf.Map `ebpf:"rcu_wait"`
+	TuplesA     *ebpf.Map `ebpf:"tuples_a"`
+	TuplesB     *ebpf.Map `ebpf:"tuples_b"`
+	TuplesIndex *ebpf.Map `ebpf:"tuples_index"`
 }
 
 func (m *EventsMaps) Close() error {
 	return _EventsClose(
 		m.EventStats,
-		m.LiveTuples,
+		m.RcuDummy,
+		m.RcuWait,
 		m.TuplesA,
 		m.TuplesB,
+		m.TuplesIndex,
 	)
 }
 

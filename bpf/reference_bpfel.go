@@ -44,9 +44,11 @@ type ReferenceFlowVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ReferenceMapRefFlows     = "ref_flows"
-	ReferenceProgTcEmpty     = "tc_empty"
-	ReferenceProgTcReference = "tc_reference"
+	ReferenceMapRefFlows      = "ref_flows"
+	ReferenceProgTcEmpty      = "tc_empty"
+	ReferenceProgTcReference  = "tc_reference"
+	ReferenceProgTpDropEmpty  = "tp_drop_empty"
+	ReferenceProgTpProbeEmpty = "tp_probe_empty"
 )
 
 // LoadReference returns the embedded CollectionSpec for Reference.
@@ -91,8 +93,10 @@ type ReferenceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ReferenceProgramSpecs struct {
-	TcEmpty     *ebpf.ProgramSpec `ebpf:"tc_empty"`
-	TcReference *ebpf.ProgramSpec `ebpf:"tc_reference"`
+	TcEmpty      *ebpf.ProgramSpec `ebpf:"tc_empty"`
+	TcReference  *ebpf.ProgramSpec `ebpf:"tc_reference"`
+	TpDropEmpty  *ebpf.ProgramSpec `ebpf:"tp_drop_empty"`
+	TpProbeEmpty *ebpf.ProgramSpec `ebpf:"tp_probe_empty"`
 }
 
 // ReferenceMapSpecs contains maps before they are loaded into the kernel.
@@ -147,14 +151,18 @@ type ReferenceVariables struct {
 //
 // It can be passed to LoadReferenceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ReferencePrograms struct {
-	TcEmpty     *ebpf.Program `ebpf:"tc_empty"`
-	TcReference *ebpf.Program `ebpf:"tc_reference"`
+	TcEmpty      *ebpf.Program `ebpf:"tc_empty"`
+	TcReference  *ebpf.Program `ebpf:"tc_reference"`
+	TpDropEmpty  *ebpf.Program `ebpf:"tp_drop_empty"`
+	TpProbeEmpty *ebpf.Program `ebpf:"tp_probe_empty"`
 }
 
 func (p *ReferencePrograms) Close() error {
 	return _ReferenceClose(
 		p.TcEmpty,
 		p.TcReference,
+		p.TpDropEmpty,
+		p.TpProbeEmpty,
 	)
 }
 

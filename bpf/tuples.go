@@ -17,7 +17,7 @@ type TupleDrainer struct {
 // NewTupleDrainer returns a drainer over e. reasons names drop reasons
 // (DropReasons); a reason it lacks is exported as its number.
 func NewTupleDrainer(e *Events, reasons map[uint32]string) (*TupleDrainer, error) {
-	buf, err := newDoubleBuffer[EventsFlowKey, EventsTupleVal](e.LiveTuples, e.TuplesA, e.TuplesB)
+	buf, err := newDoubleBuffer[EventsFlowKey, EventsTupleVal](e.swapTuples, e.TuplesA, e.TuplesB)
 	if err != nil {
 		return nil, err
 	}
