@@ -58,6 +58,10 @@ func OpenEvents(opts EventOptions) (*Events, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load events spec: %w", err)
 	}
+	return openEvents(spec, opts)
+}
+
+func openEvents(spec *ebpf.CollectionSpec, opts EventOptions) (*Events, error) {
 	if opts.MaxTuples == 0 {
 		opts.MaxTuples = DefaultMaxFlows
 	}
@@ -104,6 +108,9 @@ func (e *Events) attach(spec *ebpf.CollectionSpec, name string, maps map[string]
 	}
 	prog := coll.DetachProgram(name)
 	coll.Close() // drops only the collection's references to the shared maps
+	if prog == nil {
+		return fmt.Errorf("load %s: no such program", name)
+	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		prog.Close()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -203,4 +205,35 @@ func echoRounds(network string, rounds int) (client, server netip.AddrPort, info
 		err = fmt.Errorf("echo server: %w", e)
 	}
 	return
+}
+
+// A tracepoint the kernel does not have (an older or differently built
+// kernel) disables its program only: the error names it, the others attach
+// and their measurements still drain.
+func TestMissingTracepointDegradesToTheOthers(t *testing.T) {
+	privtest.Require(t)
+	spec, err := LoadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Programs[EventsProgTcpProbe].AttachTo = "podflow_no_such_tracepoint"
+	ev, err := openEvents(spec, EventOptions{MaxTuples: 1024, RTT: true, Retransmits: true, Drops: true})
+	if ev == nil {
+		t.Fatalf("no events at all: %v", err)
+	}
+	t.Cleanup(func() { ev.Close() })
+	if err == nil || !strings.Contains(err.Error(), EventsProgTcpProbe) {
+		t.Errorf("error %v does not name %s", err, EventsProgTcpProbe)
+	}
+	want := []string{EventsProgTcpRetransmitSkb, EventsProgTcpRetransmitSynack, EventsProgKfreeSkb}
+	if !slices.Equal(ev.Attached, want) {
+		t.Errorf("attached %v, want %v", ev.Attached, want)
+	}
+	d, err := NewTupleDrainer(ev, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DrainTuples(nil); err != nil {
+		t.Errorf("drain without tcp_probe: %v", err)
+	}
 }
