@@ -395,3 +395,140 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	v->drop_last_ns = bpf_ktime_get_ns();
 	return 0;
 }
+
+/* ---- Socket owners: which process owns a local endpoint. ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} owner_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_owner);
+} sk_owners SEC(".maps");
+
+const struct owner_event *unused_owner_event __attribute__((unused));
+const enum owner_kind *unused_owner_kind __attribute__((unused));
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+
+/* emit_owner reports sk's local endpoint (and peer) as owned by pid/comm. */
+static __always_inline void emit_owner(const struct sock *sk, __u8 kind, __u32 pid, const char *comm)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	struct owner_event *e;
+	struct flow_key k;
+
+	if (!sock_key(c, &k))
+		return;
+	e = bpf_ringbuf_reserve(&owner_events, sizeof(*e), 0);
+	if (!e) {
+		evstat_add(EVSTAT_OWNER_EVENTS_LOST, 1);
+		return;
+	}
+	__builtin_memcpy(e->laddr, k.saddr, 16);
+	__builtin_memcpy(e->raddr, k.daddr, 16);
+	e->lport = k.sport;
+	e->rport = k.dport;
+	e->proto = sk->sk_protocol;
+	e->ip_version = k.ip_version;
+	e->kind = kind;
+	e->_pad = 0;
+	e->pid = pid;
+	e->netns = c->skc_net.net->ns.inum;
+	__builtin_memcpy(e->comm, comm, 16);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline bool inet_tcp_udp(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 proto = sk->sk_protocol;
+
+	return (family == AF_INET || family == AF_INET6) && (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_);
+}
+
+/* TCP state changes: listen() and connect() run in the owner's context;
+ * the connect's ports are only known once it is ESTABLISHED (softirq), so
+ * the owner is kept in the socket's storage in between. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct sock *s = (struct sock *)sk;
+	struct sk_owner *o;
+	char comm[16];
+	__u32 pid;
+
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return 0;
+	switch (newstate) {
+	case TCP_LISTEN:
+	case TCP_SYN_SENT:
+		pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (newstate == TCP_LISTEN) {
+			emit_owner(sk, OWNER_LISTEN, pid, comm);
+			return 0;
+		}
+		o = bpf_sk_storage_get(&sk_owners, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (o) {
+			o->connecting = pid;
+			__builtin_memcpy(o->comm, comm, 16);
+		}
+		return 0;
+	case TCP_ESTABLISHED:
+		if (oldstate != TCP_SYN_SENT)
+			return 0;
+		o = bpf_sk_storage_get(&sk_owners, s, 0, 0);
+		if (o && o->connecting && o->pid != o->connecting) {
+			o->pid = o->connecting;
+			emit_owner(sk, OWNER_CONNECT, o->pid, o->comm);
+		}
+		return 0;
+	case TCP_CLOSE:
+		if (oldstate == TCP_LISTEN || oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)
+			return 0; /* no flow was attributed to it through this path */
+		emit_owner(sk, OWNER_CLOSE, 0, "");
+		return 0;
+	}
+	return 0;
+}
+
+/* The first send or receive of a process on a TCP or UDP socket: accepted
+ * TCP connections and UDP sockets get their owner here. Later calls of the
+ * same process return after one socket-storage lookup. */
+static __always_inline void owner_io(struct sock *sk)
+{
+	struct sk_owner *o;
+	__u32 pid;
+
+	if (!sk || !inet_tcp_udp(sk))
+		return;
+	pid = bpf_get_current_pid_tgid() >> 32;
+	o = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o || o->pid == pid)
+		return;
+	o->pid = pid;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	emit_owner(sk, OWNER_IO, pid, o->comm);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_length, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0)
+		owner_io(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0)
+		owner_io(sk);
+	return 0;
+}

@@ -21,6 +21,9 @@ type EventOptions struct {
 	Retransmits bool
 	// Drops counts packets the kernel dropped, with the reason (kfree_skb).
 	Drops bool
+	// Owners reports which process owns each local TCP/UDP endpoint
+	// (inet_sock_set_state, sock_send_length, sock_recv_length).
+	Owners bool
 }
 
 // Events are podflow's loaded and attached tracepoint programs. A program
@@ -45,6 +48,9 @@ func eventPrograms(opts EventOptions) []string {
 	}
 	if opts.Drops {
 		names = append(names, EventsProgKfreeSkb)
+	}
+	if opts.Owners {
+		names = append(names, EventsProgInetSockSetState, EventsProgSockSendLength, EventsProgSockRecvLength)
 	}
 	return names
 }
@@ -79,6 +85,8 @@ func openEvents(spec *ebpf.CollectionSpec, opts EventOptions) (*Events, error) {
 		EventsMapRcuWait:     e.RcuWait,
 		EventsMapRcuDummy:    e.RcuDummy,
 		EventsMapEventStats:  e.EventStats,
+		EventsMapOwnerEvents: e.OwnerEvents,
+		EventsMapSkOwners:    e.SkOwners,
 	}
 	var errs []error
 	for _, name := range eventPrograms(opts) {

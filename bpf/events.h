@@ -24,11 +24,43 @@ struct tuple_val {
 	__u32 _pad;
 };
 
+/* A process owning a local TCP/UDP endpoint, sent once per socket and
+ * process through the owner_events ring buffer (user space resolves the
+ * executable and container at once, while the process still exists). */
+struct owner_event {
+	__u8 laddr[16]; /* IPv6 or IPv4-mapped, as in struct flow_key; :: for a wildcard bind */
+	__u8 raddr[16]; /* the peer of a connected socket, else :: */
+	__u16 lport;
+	__u16 rport;
+	__u8 proto;
+	__u8 ip_version;
+	__u8 kind; /* enum owner_kind */
+	__u8 _pad;
+	__u32 pid;  /* thread group id */
+	__u32 netns; /* network namespace inode of the socket */
+	char comm[16];
+};
+
+enum owner_kind {
+	OWNER_CONNECT = 1, /* a TCP connect completed (owner recorded at SYN_SENT) */
+	OWNER_LISTEN,      /* a TCP listen() */
+	OWNER_IO,          /* the first send or receive of this process on the socket */
+	OWNER_CLOSE,       /* the TCP socket closed: the endpoint is free again */
+};
+
+/* Per-socket storage: who was last reported as the socket's owner. */
+struct sk_owner {
+	__u32 pid;
+	__u32 connecting; /* pid recorded at SYN_SENT, reported at ESTABLISHED */
+	char comm[16];
+};
+
 /* Indexes of the per-CPU `event_stats` array. */
 enum event_stat {
 	EVSTAT_DROPS_NOT_IP = 0, /* dropped skbs with no IP header to name a flow by */
 	EVSTAT_MAP_FULL,         /* events lost because the tuple map was full */
 	EVSTAT_RETRANS_FAILED,   /* retransmissions the kernel did not send (err != 0) */
+	EVSTAT_OWNER_EVENTS_LOST, /* owner events dropped: ring buffer full */
 	EVSTAT_MAX,
 };
 

@@ -16,10 +16,11 @@ import (
 type EventsEventStat uint32
 
 const (
-	EventsEventStatEVSTAT_DROPS_NOT_IP   EventsEventStat = 0
-	EventsEventStatEVSTAT_MAP_FULL       EventsEventStat = 1
-	EventsEventStatEVSTAT_RETRANS_FAILED EventsEventStat = 2
-	EventsEventStatEVSTAT_MAX            EventsEventStat = 3
+	EventsEventStatEVSTAT_DROPS_NOT_IP      EventsEventStat = 0
+	EventsEventStatEVSTAT_MAP_FULL          EventsEventStat = 1
+	EventsEventStatEVSTAT_RETRANS_FAILED    EventsEventStat = 2
+	EventsEventStatEVSTAT_OWNER_EVENTS_LOST EventsEventStat = 3
+	EventsEventStatEVSTAT_MAX               EventsEventStat = 4
 )
 
 type EventsFlowKey struct {
@@ -33,6 +34,37 @@ type EventsFlowKey struct {
 	Direction uint8
 	IpVersion uint8
 	Pad       uint8
+}
+
+type EventsOwnerEvent struct {
+	_         structs.HostLayout
+	Laddr     [16]uint8
+	Raddr     [16]uint8
+	Lport     uint16
+	Rport     uint16
+	Proto     uint8
+	IpVersion uint8
+	Kind      uint8
+	Pad       uint8
+	Pid       uint32
+	Netns     uint32
+	Comm      [16]int8
+}
+
+type EventsOwnerKind uint32
+
+const (
+	EventsOwnerKindOWNER_CONNECT EventsOwnerKind = 1
+	EventsOwnerKindOWNER_LISTEN  EventsOwnerKind = 2
+	EventsOwnerKindOWNER_IO      EventsOwnerKind = 3
+	EventsOwnerKindOWNER_CLOSE   EventsOwnerKind = 4
+)
+
+type EventsSkOwner struct {
+	_          structs.HostLayout
+	Pid        uint32
+	Connecting uint32
+	Comm       [16]int8
 }
 
 type EventsTupleVal struct {
@@ -55,16 +87,23 @@ type EventsTupleVal struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	EventsMapEventStats           = "event_stats"
+	EventsMapOwnerEvents          = "owner_events"
 	EventsMapRcuDummy             = "rcu_dummy"
 	EventsMapRcuWait              = "rcu_wait"
+	EventsMapSkOwners             = "sk_owners"
 	EventsMapTuplesA              = "tuples_a"
 	EventsMapTuplesB              = "tuples_b"
 	EventsMapTuplesIndex          = "tuples_index"
+	EventsProgInetSockSetState    = "inet_sock_set_state"
 	EventsProgKfreeSkb            = "kfree_skb"
+	EventsProgSockRecvLength      = "sock_recv_length"
+	EventsProgSockSendLength      = "sock_send_length"
 	EventsProgTcpProbe            = "tcp_probe"
 	EventsProgTcpRetransmitSkb    = "tcp_retransmit_skb"
 	EventsProgTcpRetransmitSynack = "tcp_retransmit_synack"
 	EventsVarUnusedEventStat      = "unused_event_stat"
+	EventsVarUnusedOwnerEvent     = "unused_owner_event"
+	EventsVarUnusedOwnerKind      = "unused_owner_kind"
 )
 
 // LoadEvents returns the embedded CollectionSpec for Events.
@@ -109,7 +148,10 @@ type EventsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsProgramSpecs struct {
+	InetSockSetState    *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	KfreeSkb            *ebpf.ProgramSpec `ebpf:"kfree_skb"`
+	SockRecvLength      *ebpf.ProgramSpec `ebpf:"sock_recv_length"`
+	SockSendLength      *ebpf.ProgramSpec `ebpf:"sock_send_length"`
 	TcpProbe            *ebpf.ProgramSpec `ebpf:"tcp_probe"`
 	TcpRetransmitSkb    *ebpf.ProgramSpec `ebpf:"tcp_retransmit_skb"`
 	TcpRetransmitSynack *ebpf.ProgramSpec `ebpf:"tcp_retransmit_synack"`
@@ -120,8 +162,10 @@ type EventsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsMapSpecs struct {
 	EventStats  *ebpf.MapSpec `ebpf:"event_stats"`
+	OwnerEvents *ebpf.MapSpec `ebpf:"owner_events"`
 	RcuDummy    *ebpf.MapSpec `ebpf:"rcu_dummy"`
 	RcuWait     *ebpf.MapSpec `ebpf:"rcu_wait"`
+	SkOwners    *ebpf.MapSpec `ebpf:"sk_owners"`
 	TuplesA     *ebpf.MapSpec `ebpf:"tuples_a"`
 	TuplesB     *ebpf.MapSpec `ebpf:"tuples_b"`
 	TuplesIndex *ebpf.MapSpec `ebpf:"tuples_index"`
@@ -131,7 +175,9 @@ type EventsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsVariableSpecs struct {
-	UnusedEventStat *ebpf.VariableSpec `ebpf:"unused_event_stat"`
+	UnusedEventStat  *ebpf.VariableSpec `ebpf:"unused_event_stat"`
+	UnusedOwnerEvent *ebpf.VariableSpec `ebpf:"unused_owner_event"`
+	UnusedOwnerKind  *ebpf.VariableSpec `ebpf:"unused_owner_kind"`
 }
 
 // EventsObjects contains all objects after they have been loaded into the kernel.
@@ -155,8 +201,10 @@ func (o *EventsObjects) Close() error {
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsMaps struct {
 	EventStats  *ebpf.Map `ebpf:"event_stats"`
+	OwnerEvents *ebpf.Map `ebpf:"owner_events"`
 	RcuDummy    *ebpf.Map `ebpf:"rcu_dummy"`
 	RcuWait     *ebpf.Map `ebpf:"rcu_wait"`
+	SkOwners    *ebpf.Map `ebpf:"sk_owners"`
 	TuplesA     *ebpf.Map `ebpf:"tuples_a"`
 	TuplesB     *ebpf.Map `ebpf:"tuples_b"`
 	TuplesIndex *ebpf.Map `ebpf:"tuples_index"`
@@ -165,8 +213,10 @@ type EventsMaps struct {
 func (m *EventsMaps) Close() error {
 	return _EventsClose(
 		m.EventStats,
+		m.OwnerEvents,
 		m.RcuDummy,
 		m.RcuWait,
+		m.SkOwners,
 		m.TuplesA,
 		m.TuplesB,
 		m.TuplesIndex,
@@ -177,14 +227,19 @@ func (m *EventsMaps) Close() error {
 //
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsVariables struct {
-	UnusedEventStat *ebpf.Variable `ebpf:"unused_event_stat"`
+	UnusedEventStat  *ebpf.Variable `ebpf:"unused_event_stat"`
+	UnusedOwnerEvent *ebpf.Variable `ebpf:"unused_owner_event"`
+	UnusedOwnerKind  *ebpf.Variable `ebpf:"unused_owner_kind"`
 }
 
 // EventsPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsPrograms struct {
+	InetSockSetState    *ebpf.Program `ebpf:"inet_sock_set_state"`
 	KfreeSkb            *ebpf.Program `ebpf:"kfree_skb"`
+	SockRecvLength      *ebpf.Program `ebpf:"sock_recv_length"`
+	SockSendLength      *ebpf.Program `ebpf:"sock_send_length"`
 	TcpProbe            *ebpf.Program `ebpf:"tcp_probe"`
 	TcpRetransmitSkb    *ebpf.Program `ebpf:"tcp_retransmit_skb"`
 	TcpRetransmitSynack *ebpf.Program `ebpf:"tcp_retransmit_synack"`
@@ -192,7 +247,10 @@ type EventsPrograms struct {
 
 func (p *EventsPrograms) Close() error {
 	return _EventsClose(
+		p.InetSockSetState,
 		p.KfreeSkb,
+		p.SockRecvLength,
+		p.SockSendLength,
 		p.TcpProbe,
 		p.TcpRetransmitSkb,
 		p.TcpRetransmitSynack,

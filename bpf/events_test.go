@@ -1,13 +1,16 @@
 package bpf
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -235,5 +238,74 @@ func TestMissingTracepointDegradesToTheOthers(t *testing.T) {
 	}
 	if _, err := d.DrainTuples(nil); err != nil {
 		t.Errorf("drain without tcp_probe: %v", err)
+	}
+}
+
+// The owner programs report the process of a TCP client (connect), a TCP
+// server (listen, then its first I/O on the accepted socket) and a UDP
+// socket (first send), with this test's pid and comm.
+func TestOwnersReportTheProcess(t *testing.T) {
+	privtest.Require(t)
+	ev, err := OpenEvents(EventOptions{MaxTuples: 1024, Owners: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ev.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan Owner, 1024)
+	done := make(chan error, 1)
+	go func() { done <- ev.ReadOwners(ctx, func(o Owner) { got <- o }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ReadOwners: %v", err)
+		}
+	})
+
+	ns := netnstest.New(t)
+	var client, server netip.AddrPort
+	var udpLocal netip.AddrPort
+	err = ns.Do(func() error {
+		var err error
+		if client, server, _, err = echoRounds("tcp4", 3); err != nil {
+			return err
+		}
+		c, err := net.ListenPacket("udp6", "[::1]:0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		udpLocal = c.LocalAddr().(*net.UDPAddr).AddrPort()
+		_, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv6loopback, Port: 9})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := uint32(os.Getpid())
+	want := map[string]bool{"connect": false, "listen": false, "io-server": false, "udp": false}
+	deadline := time.After(10 * time.Second)
+	for !want["connect"] || !want["listen"] || !want["io-server"] || !want["udp"] {
+		select {
+		case o := <-got:
+			if o.PID != 0 && o.PID != pid {
+				continue // other processes of this machine
+			}
+			switch {
+			case o.Kind == EventsOwnerKindOWNER_CONNECT && o.Local == client && o.Remote == server:
+				want["connect"] = true
+			case o.Kind == EventsOwnerKindOWNER_LISTEN && o.Local.Port() == server.Port():
+				want["listen"] = true
+			case o.Kind == EventsOwnerKindOWNER_IO && o.Local == server && o.Remote == client:
+				want["io-server"] = true
+			case o.Kind == EventsOwnerKindOWNER_IO && o.Proto == 17 && o.Local.Port() == udpLocal.Port():
+				want["udp"] = true
+			}
+			if o.PID == pid && o.Comm == "" {
+				t.Errorf("owner event without comm: %+v", o)
+			}
+		case <-deadline:
+			t.Fatalf("owner events seen: %v", want)
+		}
 	}
 }
