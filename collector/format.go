@@ -82,6 +82,29 @@ func addFlowJSON(w *jsonObject, f flow.Record) {
 	w.add("flowDirection", uint8(f.Direction))
 	w.add("flowEndReason", uint8(f.EndReason))
 	addMeasuresJSON(w, &f.Measures)
+	addContextJSON(w, &f.Context)
+}
+
+// addContextJSON writes the processes and NAT the record carries.
+func addContextJSON(w *jsonObject, c *flow.Context) {
+	if c.Src.Known() {
+		w.add("SRC_PROC_PID", c.Src.PID)
+		w.add("SRC_PROC_NAME", c.Src.Name)
+		w.add("sourceProcessExecutable", c.Src.Exe)
+		w.add("sourceContainerId", c.Src.ContainerID)
+	}
+	if c.Dst.Known() {
+		w.add("DST_PROC_PID", c.Dst.PID)
+		w.add("DST_PROC_NAME", c.Dst.Name)
+		w.add("destinationProcessExecutable", c.Dst.Exe)
+		w.add("destinationContainerId", c.Dst.ContainerID)
+	}
+	if c.NAT.Known() {
+		w.add("postNATSourceAddress", c.NAT.SrcAddr)
+		w.add("postNATDestinationAddress", c.NAT.DstAddr)
+		w.add("postNAPTSourceTransportPort", c.NAT.SrcPort)
+		w.add("postNAPTDestinationTransportPort", c.NAT.DstPort)
+	}
 }
 
 // addMeasuresJSON writes the measurement groups the record carries, under
@@ -230,6 +253,20 @@ func writeFlowText(b *strings.Builder, f flow.Record) {
 	}
 	if m.HasWireRetrans() {
 		fmt.Fprintf(b, " wire-retrans=%d", m.WireRetransPackets)
+	}
+	for _, p := range []struct {
+		side string
+		proc *flow.Process
+	}{{"src", &f.Context.Src}, {"dst", &f.Context.Dst}} {
+		if p.proc.Known() {
+			fmt.Fprintf(b, " %s-proc=%d/%s", p.side, p.proc.PID, p.proc.Name)
+			if p.proc.ContainerID != "" {
+				fmt.Fprintf(b, " %s-container=%.12s", p.side, p.proc.ContainerID)
+			}
+		}
+	}
+	if f.Context.NAT.Known() {
+		fmt.Fprintf(b, " nat=%s->%s", hostPortText(f.Context.NAT.SrcAddr, f.Context.NAT.SrcPort), hostPortText(f.Context.NAT.DstAddr, f.Context.NAT.DstPort))
 	}
 	if m.HasDrops() {
 		fmt.Fprintf(b, " dropped=%d/%dB why=%s", m.DropPackets, m.DropOctets, m.DropReason)

@@ -111,6 +111,21 @@ func (b *recordBuilder) place(f field, v any) bool {
 		b.flowDirection = optional{f.name, u, isUint}
 	case ieDroppedPacketDeltaCount:
 		r.Measures.DropPackets = u
+	case iePostNATSourceIPv4Address, iePostNATSourceIPv6Address, iePostNATDestinationIPv4Address, iePostNATDestinationIPv6Address:
+		a, ok := v.(netip.Addr)
+		if !ok {
+			return false
+		}
+		if f.key.id == iePostNATSourceIPv4Address || f.key.id == iePostNATSourceIPv6Address {
+			r.Context.NAT.SrcAddr = a.Unmap()
+		} else {
+			r.Context.NAT.DstAddr = a.Unmap()
+		}
+		return true
+	case iePostNAPTSourceTransportPort:
+		r.Context.NAT.SrcPort = uint16(u)
+	case iePostNAPTDestinationTransportPort:
+		r.Context.NAT.DstPort = uint16(u)
 	case ieDroppedOctetDeltaCount:
 		r.Measures.DropOctets = u
 	default:
@@ -124,8 +139,26 @@ func (b *recordBuilder) place(f field, v any) bool {
 // Extra.
 func (b *recordBuilder) placeMeasure(f field, v any) bool {
 	m := &b.r.Measures
-	if s, ok := v.(string); ok && f.name == "kernelDropReason" {
-		m.DropReason = s
+	ctx := &b.r.Context
+	if s, ok := v.(string); ok {
+		switch f.name {
+		case "kernelDropReason":
+			m.DropReason = s
+		case "SRC_PROC_NAME":
+			ctx.Src.Name = s
+		case "sourceProcessExecutable":
+			ctx.Src.Exe = s
+		case "sourceContainerId":
+			ctx.Src.ContainerID = s
+		case "DST_PROC_NAME":
+			ctx.Dst.Name = s
+		case "destinationProcessExecutable":
+			ctx.Dst.Exe = s
+		case "destinationContainerId":
+			ctx.Dst.ContainerID = s
+		default:
+			return false
+		}
 		return true
 	}
 	u, ok := v.(uint64)
@@ -147,6 +180,10 @@ func (b *recordBuilder) placeMeasure(f field, v any) bool {
 		m.RetransOctets = u
 	case "tcpHandshakeServerMicroseconds":
 		m.Handshake.ServerUs, m.Handshake.Seen = uint32(u), true
+	case "SRC_PROC_PID":
+		ctx.Src.PID = uint32(u)
+	case "DST_PROC_PID":
+		ctx.Dst.PID = uint32(u)
 	case "tcpWireRetransmittedPackets":
 		m.WireRetransPackets = uint32(u)
 	case "tcpHandshakeClientMicroseconds":

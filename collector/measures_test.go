@@ -63,7 +63,7 @@ func TestMeasuresRoundTrip(t *testing.T) {
 	}
 	for i, want := range cases {
 		got := byTuple[want.Tuple]
-		wantID := ipfix.TemplateID(want.SrcAddr.Is6(), exporter.GroupsOf(&want.Measures))
+		wantID := ipfix.TemplateID(want.SrcAddr.Is6(), exporter.GroupsOf(&want))
 		if got.TemplateID != wantID {
 			t.Errorf("record %d: template %d, want %d", i, got.TemplateID, wantID)
 		}

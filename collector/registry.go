@@ -20,31 +20,37 @@ type ieKey struct {
 
 // IANA element ids the collector maps into flow.Record or treats specially.
 const (
-	ieOctetDeltaCount          uint16 = 1
-	iePacketDeltaCount         uint16 = 2
-	ieProtocolIdentifier       uint16 = 4
-	ieTCPControlBits           uint16 = 6
-	ieSourceTransportPort      uint16 = 7
-	ieSourceIPv4Address        uint16 = 8
-	ieIngressInterface         uint16 = 10
-	ieDestinationTransportPort uint16 = 11
-	ieDestinationIPv4Address   uint16 = 12
-	ieEgressInterface          uint16 = 14
-	ieSourceIPv6Address        uint16 = 27
-	ieDestinationIPv6Address   uint16 = 28
-	ieICMPTypeCodeIPv4         uint16 = 32
-	ieFlowDirection            uint16 = 61
-	ieFlowEndReason            uint16 = 136
-	ieICMPTypeCodeIPv6         uint16 = 139
-	ieFlowStartMilliseconds    uint16 = 152
-	ieFlowEndMilliseconds      uint16 = 153
-	ieICMPTypeIPv4             uint16 = 176
-	ieICMPCodeIPv4             uint16 = 177
-	ieICMPTypeIPv6             uint16 = 178
-	ieICMPCodeIPv6             uint16 = 179
-	iePaddingOctets            uint16 = 210
-	ieDroppedOctetDeltaCount   uint16 = 132
-	ieDroppedPacketDeltaCount  uint16 = 133
+	ieOctetDeltaCount                  uint16 = 1
+	iePacketDeltaCount                 uint16 = 2
+	ieProtocolIdentifier               uint16 = 4
+	ieTCPControlBits                   uint16 = 6
+	ieSourceTransportPort              uint16 = 7
+	ieSourceIPv4Address                uint16 = 8
+	ieIngressInterface                 uint16 = 10
+	ieDestinationTransportPort         uint16 = 11
+	ieDestinationIPv4Address           uint16 = 12
+	ieEgressInterface                  uint16 = 14
+	ieSourceIPv6Address                uint16 = 27
+	ieDestinationIPv6Address           uint16 = 28
+	ieICMPTypeCodeIPv4                 uint16 = 32
+	ieFlowDirection                    uint16 = 61
+	ieFlowEndReason                    uint16 = 136
+	ieICMPTypeCodeIPv6                 uint16 = 139
+	ieFlowStartMilliseconds            uint16 = 152
+	ieFlowEndMilliseconds              uint16 = 153
+	ieICMPTypeIPv4                     uint16 = 176
+	ieICMPCodeIPv4                     uint16 = 177
+	ieICMPTypeIPv6                     uint16 = 178
+	ieICMPCodeIPv6                     uint16 = 179
+	iePaddingOctets                    uint16 = 210
+	ieDroppedOctetDeltaCount           uint16 = 132
+	ieDroppedPacketDeltaCount          uint16 = 133
+	iePostNATSourceIPv4Address         uint16 = 225
+	iePostNATDestinationIPv4Address    uint16 = 226
+	iePostNAPTSourceTransportPort      uint16 = 227
+	iePostNAPTDestinationTransportPort uint16 = 228
+	iePostNATSourceIPv6Address         uint16 = 281
+	iePostNATDestinationIPv6Address    uint16 = 282
 )
 
 var (

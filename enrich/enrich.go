@@ -1,14 +1,21 @@
 // Package enrich adds context to flow records between the flow table and
-// the exporters: process (pid, command, container), NAT (conntrack) and
-// Kubernetes (pod, namespace, workload, service). Each source is one
-// Enricher; none is implemented yet (issues 3–5), so the drain loop
-// exports records as the table produces them.
+// the exporters: process (pid, command, executable, container; package
+// owners with process), NAT (package conntrack) and, later, Kubernetes.
+// Each source is one flow.Enricher; Chain runs several in order.
 package enrich
 
 import "github.com/podflow/podflow/flow"
 
-// Enricher adds context to records in place. It must never block the drain
-// loop: lookups that need I/O are served from caches kept fresh elsewhere.
-type Enricher interface {
-	Enrich(records []flow.Record)
+// Enricher is flow.Enricher: it adds context to records in place and never
+// blocks the drain loop.
+type Enricher = flow.Enricher
+
+// Chain runs enrichers in order.
+type Chain []Enricher
+
+// Enrich implements flow.Enricher.
+func (c Chain) Enrich(records []flow.Record) {
+	for _, e := range c {
+		e.Enrich(records)
+	}
 }

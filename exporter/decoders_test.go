@@ -49,6 +49,14 @@ func TestPmacctPrimitivesRows(t *testing.T) {
 		"name=tcp_handshake_server_us\tfield_type=12345:6\tlen=4\tsemantics=u_int",
 		"name=tcp_handshake_client_us\tfield_type=12345:7\tlen=4\tsemantics=u_int",
 		"name=tcp_wire_retransmitted_packets\tfield_type=12345:9\tlen=4\tsemantics=u_int",
+		"name=src_proc_pid\tfield_type=35632:168\tlen=4\tsemantics=u_int",
+		"name=src_proc_name\tfield_type=35632:169\tlen=vlen\tsemantics=str",
+		"name=source_process_executable\tfield_type=12345:10\tlen=vlen\tsemantics=str",
+		"name=source_container_id\tfield_type=12345:11\tlen=vlen\tsemantics=str",
+		"name=dst_proc_pid\tfield_type=35632:375\tlen=4\tsemantics=u_int",
+		"name=dst_proc_name\tfield_type=35632:376\tlen=vlen\tsemantics=str",
+		"name=destination_process_executable\tfield_type=12345:12\tlen=vlen\tsemantics=str",
+		"name=destination_container_id\tfield_type=12345:13\tlen=vlen\tsemantics=str",
 		"name=kernel_drop_reason\tfield_type=12345:8\tlen=vlen\tsemantics=str",
 	}
 	if !slices.Equal(rows, want) {

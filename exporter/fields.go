@@ -41,9 +41,10 @@ const DefaultPEN uint32 = 32473
 const NtopPEN uint32 = 35632
 
 // Group is a set of optional fields that a record carries only when it holds
-// that measurement: a UDP flow carries no RTT fields rather than zeros
-// pretending to be one. Each combination of groups has its own template.
-type Group uint8
+// that measurement or context: a UDP flow carries no RTT fields rather than
+// zeros pretending to be one. Each combination of groups has its own
+// template.
+type Group uint16
 
 const (
 	GroupRTT         Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
@@ -51,7 +52,11 @@ const (
 	GroupHandshake                     // TCP handshake timing seen on the wire at the observation point
 	GroupDrops                         // packets of this flow the kernel dropped on this node
 	GroupWireRetrans                   // TCP retransmissions seen on the wire at the observation point
-	GroupAll         = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans
+	GroupSrcProcess                    // the local process owning the source endpoint
+	GroupDstProcess                    // the local process owning the destination endpoint
+	GroupNAT                           // post-NAT addresses from conntrack
+	GroupAll         = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans |
+		GroupSrcProcess | GroupDstProcess | GroupNAT
 )
 
 // Fields lists the exported elements in template order. A template holds the
@@ -112,6 +117,34 @@ var Fields = []Field{
 		Description: "on the wire at the observation point: SYN-ACK → ACK (µs), the client-side part; the sum of both is the handshake RTT"},
 	{Name: "tcpWireRetransmittedPackets", ID: 9, Own: true, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupWireRetrans,
 		Description: "on the wire at the observation point: TCP segments (data, SYN, FIN) seen again below the flow's highest sequence number; present when > 0; for flows whose sockets are elsewhere"},
+	{Name: "SRC_PROC_PID", ID: 168, PEN: NtopPEN, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupSrcProcess,
+		Description: "ntop's element: pid (thread group id) of the local process owning the flow's source endpoint"},
+	{Name: "SRC_PROC_NAME", ID: 169, PEN: NtopPEN, Type: "string", Length: VariableLength, MaxLength: 16, IPv4: true, IPv6: true, Group: GroupSrcProcess,
+		Description: "ntop's element: that process's name (comm)"},
+	{Name: "sourceProcessExecutable", ID: 10, Own: true, Type: "string", Length: VariableLength, MaxLength: 200, IPv4: true, IPv6: true, Group: GroupSrcProcess,
+		Description: "that process's executable path (/proc/PID/exe), cut to 200 octets"},
+	{Name: "sourceContainerId", ID: 11, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupSrcProcess,
+		Description: "container id from that process's cgroup (containerd, CRI-O, Docker, podman); empty outside containers"},
+	{Name: "DST_PROC_PID", ID: 375, PEN: NtopPEN, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupDstProcess,
+		Description: "ntop's element: pid of the local process owning the flow's destination endpoint"},
+	{Name: "DST_PROC_NAME", ID: 376, PEN: NtopPEN, Type: "string", Length: VariableLength, MaxLength: 16, IPv4: true, IPv6: true, Group: GroupDstProcess,
+		Description: "ntop's element: that process's name (comm)"},
+	{Name: "destinationProcessExecutable", ID: 12, Own: true, Type: "string", Length: VariableLength, MaxLength: 200, IPv4: true, IPv6: true, Group: GroupDstProcess,
+		Description: "that process's executable path, cut to 200 octets"},
+	{Name: "destinationContainerId", ID: 13, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupDstProcess,
+		Description: "container id from that process's cgroup; empty outside containers"},
+	{Name: "postNATSourceIPv4Address", ID: 225, Type: "ipv4Address", Length: 4, IPv4: true, Group: GroupNAT,
+		Description: "source address after NAT (conntrack), e.g. the masquerading address"},
+	{Name: "postNATDestinationIPv4Address", ID: 226, Type: "ipv4Address", Length: 4, IPv4: true, Group: GroupNAT,
+		Description: "destination address after NAT, e.g. the backend a service IP was DNAT'ed to"},
+	{Name: "postNATSourceIPv6Address", ID: 281, Type: "ipv6Address", Length: 16, IPv6: true, Group: GroupNAT,
+		Description: "source address after NAT"},
+	{Name: "postNATDestinationIPv6Address", ID: 282, Type: "ipv6Address", Length: 16, IPv6: true, Group: GroupNAT,
+		Description: "destination address after NAT"},
+	{Name: "postNAPTSourceTransportPort", ID: 227, Type: "unsigned16", Length: 2, IPv4: true, IPv6: true, Group: GroupNAT,
+		Description: "source port after NAT"},
+	{Name: "postNAPTDestinationTransportPort", ID: 228, Type: "unsigned16", Length: 2, IPv4: true, IPv6: true, Group: GroupNAT,
+		Description: "destination port after NAT"},
 	{Name: "droppedPacketDeltaCount", ID: 133, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
 		Description: "packets of this flow the kernel dropped on this node (skb:kfree_skb with a drop reason), GSO segments counted one by one"},
 	{Name: "droppedOctetDeltaCount", ID: 132, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
@@ -120,9 +153,19 @@ var Fields = []Field{
 		Description: "the kernel's reason for the latest of those drops: enum skb_drop_reason without its SKB_DROP_REASON_ prefix, e.g. NETFILTER_DROP"},
 }
 
-// GroupsOf returns the measurement groups a record carries.
-func GroupsOf(m *flow.Measures) Group {
+// GroupsOf returns the field groups a record carries.
+func GroupsOf(r *flow.Record) Group {
+	m := &r.Measures
 	var g Group
+	if r.Context.Src.Known() {
+		g |= GroupSrcProcess
+	}
+	if r.Context.Dst.Known() {
+		g |= GroupDstProcess
+	}
+	if r.Context.NAT.Known() {
+		g |= GroupNAT
+	}
 	if m.HasRTT() {
 		g |= GroupRTT
 	}

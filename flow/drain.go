@@ -47,6 +47,7 @@ type Loop struct {
 	clock   Clock
 	log     *zap.Logger
 	tuples  TupleSource // optional
+	enrich  Enricher    // optional
 	entries []Entry
 	joined  []TupleEntry
 	records []Record
@@ -63,6 +64,13 @@ func NewLoop(src Source, table *Table, sink Sink, times Timestamps, clock Clock,
 // measurements leave with it). Call before Run.
 func (l *Loop) WithTuples(src TupleSource) *Loop {
 	l.tuples = src
+	return l
+}
+
+// WithEnricher makes every export add e's context to the records first.
+// Call before Run.
+func (l *Loop) WithEnricher(e Enricher) *Loop {
+	l.enrich = e
 	return l
 }
 
@@ -124,6 +132,9 @@ func (l *Loop) drain() error {
 func (l *Loop) export() error {
 	if len(l.records) == 0 {
 		return nil
+	}
+	if l.enrich != nil {
+		l.enrich.Enrich(l.records)
 	}
 	if err := l.sink.Export(l.records); err != nil {
 		return fmt.Errorf("export %d records: %w", len(l.records), err)

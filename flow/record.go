@@ -147,6 +147,7 @@ type Record struct {
 	Key
 	Counters
 	Measures  Measures
+	Context   Context
 	EndReason EndReason
 }
 

@@ -20,8 +20,10 @@ type Exporter struct {
 	dial func(network, address string, timeout time.Duration) (net.Conn, error)
 
 	// layouts holds one template with its messages per address family
-	// ([0] IPv4, [1] IPv6) and combination of measurement groups.
-	layouts [2][exporter.GroupAll + 1]*layout
+	// ([0] IPv4, [1] IPv6) and combination of field groups, built on first
+	// use (most of the 512 combinations never occur).
+	layouts map[layoutKey]*layout
+	limit   int // message size limit
 
 	conn          net.Conn
 	peer          peerChecker // TCP only
@@ -68,14 +70,16 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 		log:  log.With(zap.String("collector", cfg.Network+"://"+cfg.Address)),
 		dial: dial,
 	}
-	limit := messageLimit(cfg.MTU, cfg.Address)
-	for fam := range e.layouts {
-		for g := range e.layouts[fam] {
-			l, err := newLayout(fam == 1, exporter.Group(g), cfg.EnterpriseNumber, limit)
-			if err != nil {
-				return nil, fmt.Errorf("ipfix: MTU %d: %w", cfg.MTU, err)
+	e.limit = messageLimit(cfg.MTU, cfg.Address)
+	e.layouts = map[layoutKey]*layout{}
+	// The smallest and the widest templates of each family: every field is
+	// checked against the registry, and the MTU against the widest record,
+	// before anything is sent.
+	for fam := range 2 {
+		for _, g := range []exporter.Group{0, exporter.GroupAll} {
+			if _, err := e.layout(fam, g); err != nil {
+				return nil, err
 			}
-			e.layouts[fam][g] = l
 		}
 	}
 	e.beginCall()
@@ -100,10 +104,10 @@ func (e *Exporter) Export(records []flow.Record) error {
 	}
 	for i := range records {
 		r := &records[i]
-		l := e.layoutFor(r)
-		if l == nil {
+		l, err := e.layoutFor(r)
+		if err != nil {
 			e.stats.recordsLost.Add(1)
-			failed.add(1, errBadAddresses)
+			failed.add(1, err)
 			continue
 		}
 		if err := e.announce(l); err != nil {
@@ -112,19 +116,21 @@ func (e *Exporter) Export(records []flow.Record) error {
 			continue
 		}
 		m := l.data
-		if err := m.add(r); err != nil {
+		ok, err := m.add(r)
+		if err == nil && !ok && m.count > 0 {
+			failed.add(e.flush(l))
+			ok, err = m.add(r)
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("ipfix: a record of template %d does not fit a %d-octet message", l.tpl.id, m.limit)
+		}
+		if err != nil {
 			e.stats.recordsLost.Add(1)
 			failed.add(1, err)
-			continue
-		}
-		if m.full() {
-			failed.add(e.flush(l))
 		}
 	}
-	for fam := range e.layouts {
-		for _, l := range e.layouts[fam] {
-			failed.add(e.flush(l))
-		}
+	for _, l := range e.layouts {
+		failed.add(e.flush(l))
 	}
 	return failed.err(len(records), e.cfg.Address)
 }
@@ -155,19 +161,38 @@ func (e *Exporter) beginCall() {
 	e.dialedThisCall = false
 }
 
-// layoutFor picks the layout of r's address family and measurements; nil
-// when r has no usable addresses. A v4/v6 mix goes to IPv6 with the v4 side
-// mapped.
-func (e *Exporter) layoutFor(r *flow.Record) *layout {
+// layoutFor picks the layout of r's address family and field groups. A
+// v4/v6 mix goes to IPv6 with the v4 side mapped.
+func (e *Exporter) layoutFor(r *flow.Record) (*layout, error) {
 	src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
 	if !src.IsValid() || !dst.IsValid() {
-		return nil
+		return nil, errBadAddresses
 	}
 	fam := 1
 	if src.Is4() && dst.Is4() {
 		fam = 0
 	}
-	return e.layouts[fam][exporter.GroupsOf(&r.Measures)]
+	return e.layout(fam, exporter.GroupsOf(r))
+}
+
+// layoutKey is an address family (0 IPv4, 1 IPv6) and a group combination.
+type layoutKey struct {
+	fam    int
+	groups exporter.Group
+}
+
+// layout returns the layout of a family and groups, building it on first use.
+func (e *Exporter) layout(fam int, g exporter.Group) (*layout, error) {
+	k := layoutKey{fam, g}
+	if l := e.layouts[k]; l != nil {
+		return l, nil
+	}
+	l, err := newLayout(fam == 1, g, e.cfg.EnterpriseNumber, e.limit)
+	if err != nil {
+		return nil, fmt.Errorf("ipfix: MTU %d: %w", e.cfg.MTU, err)
+	}
+	e.layouts[k] = l
+	return l, nil
 }
 
 // flush sends the layout's data message, or counts its records lost; it

@@ -61,12 +61,14 @@ func newLayout(ipv6 bool, groups exporter.Group, pen uint32, limit int) (*layout
 }
 
 // dataMessage packs the data records of one template into one message with
-// a single data set; the buffer is reused from message to message.
+// a single data set, up to the message size limit; the buffer is reused
+// from message to message. Records with variable-length fields differ in
+// size, so the limit is checked record by record.
 type dataMessage struct {
 	tpl   *template
 	buf   []byte
 	count int // records in buf
-	max   int // records that fit the message size limit
+	limit int // message size limit
 }
 
 func newDataMessage(t *template) *dataMessage {
@@ -74,38 +76,46 @@ func newDataMessage(t *template) *dataMessage {
 }
 
 // resize sets the message size limit (it depends on the collector's address
-// family). It reports an error when not even one record fits.
+// family). It reports an error when not even the smallest record fits.
 func (m *dataMessage) resize(limit int) error {
-	m.max = (limit - firstRecordAt) / m.tpl.recordLen
-	if m.max < 1 {
+	if firstRecordAt+m.tpl.minLen > limit {
 		return fmt.Errorf("ipfix: a %d-octet message cannot hold one %d-octet record of template %d",
-			limit, m.tpl.recordLen, m.tpl.id)
+			limit, m.tpl.minLen, m.tpl.id)
 	}
-	if size := firstRecordAt + m.max*m.tpl.recordLen; cap(m.buf) < size {
-		m.buf = make([]byte, firstRecordAt, size)
-	}
-	m.reset()
+	m.limit = limit
+	m.buf = nil // allocated on first use: most templates never carry a record
+	m.count = 0
 	return nil
 }
 
 func (m *dataMessage) reset() {
-	m.buf = m.buf[:firstRecordAt]
+	if m.buf != nil {
+		m.buf = m.buf[:firstRecordAt]
+	}
 	m.count = 0
 }
 
-// add encodes r after the records already in the message.
-func (m *dataMessage) add(r *flow.Record) error {
+// add encodes r after the records already in the message. It returns false,
+// leaving the message as it was, when r does not fit in what is left.
+func (m *dataMessage) add(r *flow.Record) (bool, error) {
+	if m.buf == nil {
+		m.buf = make([]byte, firstRecordAt, m.limit)
+	}
+	prev := len(m.buf)
 	m.tpl.fill(r)
 	buf, err := m.tpl.data.AppendToBuffer(m.buf)
 	if err != nil {
-		return fmt.Errorf("ipfix: encoding record of template %d: %w", m.tpl.id, err)
+		m.buf = m.buf[:prev]
+		return false, fmt.Errorf("ipfix: encoding record of template %d: %w", m.tpl.id, err)
+	}
+	if len(buf) > m.limit {
+		m.buf = buf[:prev]
+		return false, nil
 	}
 	m.buf = buf
 	m.count++
-	return nil
+	return true, nil
 }
-
-func (m *dataMessage) full() bool { return m.count >= m.max }
 
 // finish writes the headers; the message is then buf, exactly.
 func (m *dataMessage) finish(exportTime, seq, domain uint32) []byte {

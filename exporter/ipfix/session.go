@@ -70,13 +70,15 @@ func (e *Exporter) drop(why string, err error) {
 // record. Over UDP a failure leaves templatesAt alone, so the next Export
 // tries again.
 func (e *Exporter) sendTemplates() {
-	for fam := range e.layouts {
-		for _, l := range e.layouts[fam] {
-			l.announced = false
-		}
+	for _, l := range e.layouts {
+		l.announced = false
 	}
-	for fam := range e.layouts {
-		if err := e.announce(e.layouts[fam][0]); err != nil {
+	for fam := range 2 {
+		base, err := e.layout(fam, 0)
+		if err == nil {
+			err = e.announce(base)
+		}
+		if err != nil {
 			e.log.Warn("ipfix: sending templates failed", zap.Error(err))
 			return
 		}

@@ -104,6 +104,52 @@ var setters = map[string]setter{
 	"tcpWireRetransmittedPackets": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned32Value(r.Measures.WireRetransPackets)
 	},
+	"SRC_PROC_PID": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Context.Src.PID)
+	},
+	"SRC_PROC_NAME": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Src.Name, 16))
+	},
+	"sourceProcessExecutable": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Src.Exe, exeMax))
+	},
+	"sourceContainerId": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Src.ContainerID, containerMax))
+	},
+	"DST_PROC_PID": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned32Value(r.Context.Dst.PID)
+	},
+	"DST_PROC_NAME": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Dst.Name, 16))
+	},
+	"destinationProcessExecutable": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Dst.Exe, exeMax))
+	},
+	"destinationContainerId": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(r.Context.Dst.ContainerID, containerMax))
+	},
+	"postNATSourceIPv4Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.NAT.SrcAddr.Unmap().As4()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"postNATDestinationIPv4Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.NAT.DstAddr.Unmap().As4()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"postNATSourceIPv6Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.NAT.SrcAddr.As16()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"postNATDestinationIPv6Address": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.NAT.DstAddr.As16()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"postNAPTSourceTransportPort": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned16Value(r.Context.NAT.SrcPort)
+	},
+	"postNAPTDestinationTransportPort": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned16Value(r.Context.NAT.DstPort)
+	},
 	"droppedPacketDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned64Value(r.Measures.DropPackets)
 	},
@@ -115,7 +161,11 @@ var setters = map[string]setter{
 	},
 }
 
-var dropReasonMax = maxLength("kernelDropReason")
+var (
+	dropReasonMax = maxLength("kernelDropReason")
+	exeMax        = maxLength("sourceProcessExecutable")
+	containerMax  = maxLength("sourceContainerId")
+)
 
 // maxLength is the MaxLength of a variable-length field of the table.
 func maxLength(name string) int {

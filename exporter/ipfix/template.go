@@ -40,11 +40,11 @@ type setter func(v entities.InfoElementWithValue, r *flow.Record)
 // template is one IPFIX template: its encoded template record and the data
 // record whose element values are overwritten for every flow record.
 type template struct {
-	id        uint16
-	encoded   []byte // template record: header and field specifiers
-	data      entities.Record
-	setters   []setter
-	recordLen int
+	id      uint16
+	encoded []byte // template record: header and field specifiers
+	data    entities.Record
+	setters []setter
+	minLen  int // octets of a record whose variable-length fields are empty
 }
 
 // newTemplate builds the template of records of the family and groups from
@@ -57,7 +57,7 @@ func newTemplate(ipv6 bool, groups exporter.Group, pen uint32) (*template, error
 	fields := exporter.TemplateFields(ipv6, groups, pen)
 	values := make([]entities.InfoElementWithValue, 0, len(fields))
 	sets := make([]setter, 0, len(fields))
-	recordLen := 0
+	minLen := 0
 	for _, f := range fields {
 		own, err := infoElement(f)
 		if err != nil {
@@ -73,7 +73,7 @@ func newTemplate(ipv6 bool, groups exporter.Group, pen uint32) (*template, error
 		}
 		values = append(values, v)
 		sets = append(sets, set)
-		recordLen += encodedMax(f)
+		minLen += encodedMin(f)
 	}
 	tr := entities.NewTemplateRecordFromElements(id, values)
 	if err := tr.PrepareRecord(); err != nil { // writes the template record header
@@ -84,11 +84,11 @@ func newTemplate(ipv6 bool, groups exporter.Group, pen uint32) (*template, error
 		return nil, fmt.Errorf("ipfix: template %d: %w", id, err)
 	}
 	return &template{
-		id:        id,
-		encoded:   encoded,
-		data:      entities.NewDataRecordFromElements(id, values),
-		setters:   sets,
-		recordLen: recordLen,
+		id:      id,
+		encoded: encoded,
+		data:    entities.NewDataRecordFromElements(id, values),
+		setters: sets,
+		minLen:  minLen,
 	}, nil
 }
 
@@ -112,11 +112,12 @@ func infoElement(f exporter.Field) (*entities.InfoElement, error) {
 	return &own, nil
 }
 
-// encodedMax is the most octets a field takes in a data record: a
-// variable-length one has a 1-octet length prefix (values stay under 255).
-func encodedMax(f exporter.Field) int {
+// encodedMin is the fewest octets a field takes in a data record: a
+// variable-length one takes its 1-octet length prefix (values stay under
+// 255 octets) and its value.
+func encodedMin(f exporter.Field) int {
 	if f.Length == exporter.VariableLength {
-		return 1 + int(f.MaxLength)
+		return 1
 	}
 	return int(f.Length)
 }

@@ -1,12 +1,14 @@
 package ipfix
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmware/go-ipfix/pkg/entities"
 
+	"github.com/podflow/podflow/collector"
 	"github.com/podflow/podflow/flow"
 )
 
@@ -177,4 +179,59 @@ func TestStatsFromAnotherGoroutine(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// Records with variable-length fields fill messages by their real size: a
+// record that cannot fit even an empty message at this MTU is counted lost,
+// not sent truncated or split, while its neighbours go out. (podflow's own
+// collector decodes them: go-ipfix's cannot read enterprise elements.)
+func TestVariableLengthRecordsFillByRealSize(t *testing.T) {
+	col, err := collector.Listen(context.Background(), "udp://127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	e, err := New(Config{Network: "udp", Address: col.Addr().String(), MTU: 576}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := mixedRecords(40)
+	for i := range recs {
+		recs[i].Context.Src = flow.Process{PID: 7, Name: "curl", Exe: "/usr/bin/curl"}
+	}
+	huge := mixedRecords(2)[1] // IPv6: the widest
+	huge.Packets = 99
+	huge.Context = flow.Context{
+		Src: flow.Process{PID: 7, Name: "curl", Exe: "/" + strings.Repeat("x", 190)},
+		Dst: flow.Process{PID: 8, Name: "nginx", Exe: "/" + strings.Repeat("y", 190), ContainerID: strings.Repeat("c", 64)},
+		NAT: flow.NAT{SrcAddr: huge.SrcAddr, DstAddr: huge.DstAddr, SrcPort: 1, DstPort: 2},
+	}
+	huge.Measures = flow.Measures{RTTSamples: 1, RTTMinUs: 1, RTTMaxUs: 1, RTTSumUs: 1, RetransPackets: 1,
+		Handshake: flow.Handshake{Seen: true}, WireRetransPackets: 1}
+	huge.Measures.SetDrop(1, 1, strings.Repeat("R", 48), 0)
+	err = e.Export(append(recs, huge))
+	if err == nil || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("Export = %v, want the huge record refused", err)
+	}
+	got := map[uint64]bool{}
+	for len(got) < len(recs) {
+		select {
+		case r := <-col.Records():
+			if r.Context.Src.Exe != "/usr/bin/curl" {
+				t.Errorf("record %d: %+v", r.Packets, r.Context.Src)
+			}
+			got[r.Packets] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %d of %d records", len(got), len(recs))
+		}
+	}
+	if got[99] {
+		t.Error("the record too large for the MTU arrived")
+	}
+	if s := e.Stats(); s.RecordsSent != uint64(len(recs)) || s.RecordsLost != 1 || s.MessagesSent < 8 {
+		t.Errorf("stats %+v, want %d sent, 1 lost, the records spread over several messages", s, len(recs))
+	}
+	if s := col.Stats(); s.DecodeErrors != 0 || s.RecordsMissing != 0 {
+		t.Errorf("collector stats %+v", s)
+	}
 }
