@@ -14,6 +14,7 @@ import (
 	"github.com/podflow/podflow/attach"
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/config"
+	"github.com/podflow/podflow/enrich"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/exporter/ipfix"
 	"github.com/podflow/podflow/flow"
@@ -97,6 +98,16 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	if events != nil {
 		defer events.Close()
 		loop.WithTuples(tuples)
+	}
+	ctxCtx, stopContext := context.WithCancel(context.Background())
+	var chain enrich.Chain
+	procEnricher, _, waitOwners := processContext(ctxCtx, cfg, events, log)
+	defer func() { stopContext(); waitOwners() }()
+	if procEnricher != nil {
+		chain = append(chain, procEnricher)
+	}
+	if len(chain) > 0 {
+		loop.WithEnricher(chain)
 	}
 
 	watcher, releaseLinks, err := newWatcher(cfg, objs, log, opts)

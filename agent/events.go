@@ -18,8 +18,9 @@ func openEvents(cfg *config.Config, log *zap.Logger) (*bpf.Events, *bpf.TupleDra
 		RTT:         cfg.TCPRTT,
 		Retransmits: cfg.TCPRetransmits,
 		Drops:       cfg.KernelDrops,
+		Owners:      cfg.ProcessContext,
 	}
-	if !opts.RTT && !opts.Retransmits && !opts.Drops {
+	if !opts.RTT && !opts.Retransmits && !opts.Drops && !opts.Owners {
 		return nil, nil
 	}
 	ev, err := bpf.OpenEvents(opts)

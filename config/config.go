@@ -59,6 +59,9 @@ type Config struct {
 	// WireRetransmits counts TCP retransmissions from sequence numbers in
 	// the TC programs.
 	WireRetransmits bool
+	// ProcessContext and NATContext turn the process and conntrack
+	// enrichments on.
+	ProcessContext, NATContext bool
 	// EnterpriseNumber is the PEN of podflow's own IPFIX elements.
 	EnterpriseNumber uint32
 	// LogLevel is debug, info, warn or error.

@@ -117,6 +117,10 @@ var options = []option{
 		func(c *Config) *bool { return &c.HandshakeRTT }),
 	boolOption("wire-retransmits", "true", "count TCP segments seen again (sequence numbers) at every observed interface, for flows whose sockets are elsewhere",
 		func(c *Config) *bool { return &c.WireRetransmits }),
+	boolOption("process-context", "true", "attribute flows to the local processes at either end: pid, name, executable, container id (socket tracepoints and a /proc scan at start)",
+		func(c *Config) *bool { return &c.ProcessContext }),
+	boolOption("nat-context", "true", "add the post-NAT addresses conntrack applied (DNAT'ed service IPs, SNAT)",
+		func(c *Config) *bool { return &c.NATContext }),
 	{
 		name: "enterprise-number", arg: "N", def: "32473",
 		help: "IANA private enterprise number of podflow's own IPFIX elements; 32473 is RFC 5612's documentation number, set your organisation's",

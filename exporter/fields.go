@@ -47,16 +47,18 @@ const NtopPEN uint32 = 35632
 type Group uint16
 
 const (
-	GroupRTT         Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
-	GroupRetrans                       // retransmissions of a local TCP socket sending this flow
-	GroupHandshake                     // TCP handshake timing seen on the wire at the observation point
-	GroupDrops                         // packets of this flow the kernel dropped on this node
-	GroupWireRetrans                   // TCP retransmissions seen on the wire at the observation point
-	GroupSrcProcess                    // the local process owning the source endpoint
-	GroupDstProcess                    // the local process owning the destination endpoint
-	GroupNAT                           // post-NAT addresses from conntrack
-	GroupAll         = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans |
-		GroupSrcProcess | GroupDstProcess | GroupNAT
+	GroupRTT          Group = 1 << iota // smoothed RTT samples of a local TCP socket sending this flow
+	GroupRetrans                        // retransmissions of a local TCP socket sending this flow
+	GroupHandshake                      // TCP handshake timing seen on the wire at the observation point
+	GroupDrops                          // packets of this flow the kernel dropped on this node
+	GroupWireRetrans                    // TCP retransmissions seen on the wire at the observation point
+	GroupSrcProcess                     // the local process owning the source endpoint
+	GroupDstProcess                     // the local process owning the destination endpoint
+	GroupNAT                            // post-NAT addresses from conntrack
+	GroupSrcContainer                   // the source process runs in a container
+	GroupDstContainer                   // the destination process runs in a container
+	GroupAll          = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans |
+		GroupSrcProcess | GroupDstProcess | GroupNAT | GroupSrcContainer | GroupDstContainer
 )
 
 // Fields lists the exported elements in template order. A template holds the
@@ -123,16 +125,16 @@ var Fields = []Field{
 		Description: "ntop's element: that process's name (comm)"},
 	{Name: "sourceProcessExecutable", ID: 10, Own: true, Type: "string", Length: VariableLength, MaxLength: 200, IPv4: true, IPv6: true, Group: GroupSrcProcess,
 		Description: "that process's executable path (/proc/PID/exe), cut to 200 octets"},
-	{Name: "sourceContainerId", ID: 11, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupSrcProcess,
-		Description: "container id from that process's cgroup (containerd, CRI-O, Docker, podman); empty outside containers"},
+	{Name: "sourceContainerId", ID: 11, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupSrcContainer,
+		Description: "container id from the source process's cgroup (containerd, CRI-O, Docker, podman); absent outside containers"},
 	{Name: "DST_PROC_PID", ID: 375, PEN: NtopPEN, Type: "unsigned32", Length: 4, IPv4: true, IPv6: true, Group: GroupDstProcess,
 		Description: "ntop's element: pid of the local process owning the flow's destination endpoint"},
 	{Name: "DST_PROC_NAME", ID: 376, PEN: NtopPEN, Type: "string", Length: VariableLength, MaxLength: 16, IPv4: true, IPv6: true, Group: GroupDstProcess,
 		Description: "ntop's element: that process's name (comm)"},
 	{Name: "destinationProcessExecutable", ID: 12, Own: true, Type: "string", Length: VariableLength, MaxLength: 200, IPv4: true, IPv6: true, Group: GroupDstProcess,
 		Description: "that process's executable path, cut to 200 octets"},
-	{Name: "destinationContainerId", ID: 13, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupDstProcess,
-		Description: "container id from that process's cgroup; empty outside containers"},
+	{Name: "destinationContainerId", ID: 13, Own: true, Type: "string", Length: VariableLength, MaxLength: 64, IPv4: true, IPv6: true, Group: GroupDstContainer,
+		Description: "container id from the destination process's cgroup; absent outside containers"},
 	{Name: "postNATSourceIPv4Address", ID: 225, Type: "ipv4Address", Length: 4, IPv4: true, Group: GroupNAT,
 		Description: "source address after NAT (conntrack), e.g. the masquerading address"},
 	{Name: "postNATDestinationIPv4Address", ID: 226, Type: "ipv4Address", Length: 4, IPv4: true, Group: GroupNAT,
@@ -165,6 +167,12 @@ func GroupsOf(r *flow.Record) Group {
 	}
 	if r.Context.NAT.Known() {
 		g |= GroupNAT
+	}
+	if r.Context.Src.Known() && r.Context.Src.ContainerID != "" {
+		g |= GroupSrcContainer
+	}
+	if r.Context.Dst.Known() && r.Context.Dst.ContainerID != "" {
+		g |= GroupDstContainer
 	}
 	if m.HasRTT() {
 		g |= GroupRTT

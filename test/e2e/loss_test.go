@@ -42,7 +42,13 @@ func (rp *routedPair) finish(t *testing.T) (map[flow.Tuple]flow.Measures, []flow
 	stats := rp.agent.stop(t)
 	recs := rp.col.waitRecords(t, stats[rp.colURL].RecordsSent)
 	ours := measuresByTuple(recs)
-	assertSameMeasures(t, ours, tsharkMeasures(t, rp.ts, stats[rp.tURL].MessagesSent))
+	theirs, contexts := tsharkDecode(t, rp.ts, stats[rp.tURL].MessagesSent)
+	assertSameMeasures(t, ours, theirs)
+	for tu, c := range contexts {
+		if got := contextOf(recs, tu); got != c {
+			t.Errorf("%v context:\n podflow: %+v\n tshark:  %+v", tu, got, c)
+		}
+	}
 	return ours, recs
 }
 

@@ -16,6 +16,14 @@ import (
 // elements. It fails on any sequence error tshark reports.
 func tsharkMeasures(t *testing.T, ts *decoders.Tshark, messages uint64) map[flow.Tuple]flow.Measures {
 	t.Helper()
+	m, _ := tsharkDecode(t, ts, messages)
+	return m
+}
+
+// tsharkDecode is tsharkMeasures plus each tuple's context (processes and
+// NAT), merged over its records as contextOf does.
+func tsharkDecode(t *testing.T, ts *decoders.Tshark, messages uint64) (map[flow.Tuple]flow.Measures, map[flow.Tuple]flow.Context) {
+	t.Helper()
 	dec, err := ts.Decode(int(messages), waitLimit)
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
@@ -25,6 +33,7 @@ func tsharkMeasures(t *testing.T, ts *decoders.Tshark, messages uint64) map[flow
 	}
 	pen := strconv.FormatUint(uint64(exporter.DefaultPEN), 10) + ":"
 	out := map[flow.Tuple]flow.Measures{}
+	contexts := map[flow.Tuple]flow.Context{}
 	for _, r := range dec.Records {
 		tu := tsharkTuple(t, r.Fields)
 		own, err := r.Enterprise()
@@ -60,8 +69,35 @@ func tsharkMeasures(t *testing.T, ts *decoders.Tshark, messages uint64) map[flow
 		sum := out[tu]
 		sum.Add(&m)
 		out[tu] = sum
+
+		c := contexts[tu]
+		if pid := fieldUint(t, r.Fields, "cflow.pie.ntop.src_proc_id"); pid != 0 {
+			c.Src = flow.Process{PID: uint32(pid), Name: r.Fields["cflow.pie.ntop.src_proc_name"],
+				Exe: string(own[pen+"10"]), ContainerID: string(own[pen+"11"])}
+		}
+		if pid := fieldUint(t, r.Fields, "cflow.pie.ntop.dst_proc_pid"); pid != 0 {
+			c.Dst = flow.Process{PID: uint32(pid), Name: r.Fields["cflow.pie.ntop.dst_proc_name"],
+				Exe: string(own[pen+"12"]), ContainerID: string(own[pen+"13"])}
+		}
+		if a := tsharkAddr(r.Fields, "cflow.post_natsource_ipv4_address", "cflow.post_natsource_ipv6_address"); a.IsValid() {
+			c.NAT = flow.NAT{SrcAddr: a,
+				DstAddr: tsharkAddr(r.Fields, "cflow.post_natdestination_ipv4_address", "cflow.post_natdestination_ipv6_address"),
+				SrcPort: uint16(fieldUint(t, r.Fields, "cflow.post_napt_source_transport_port")),
+				DstPort: uint16(fieldUint(t, r.Fields, "cflow.post_napt_destination_transport_port"))}
+		}
+		contexts[tu] = c
 	}
-	return out
+	return out, contexts
+}
+
+// tsharkAddr parses the first of the named address fields present.
+func tsharkAddr(f map[string]string, names ...string) netip.Addr {
+	for _, n := range names {
+		if a, err := netip.ParseAddr(f[n]); err == nil {
+			return a
+		}
+	}
+	return netip.Addr{}
 }
 
 func tsharkTuple(t *testing.T, f map[string]string) flow.Tuple {
