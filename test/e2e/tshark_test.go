@@ -79,11 +79,11 @@ func tsharkDecode(t *testing.T, ts *decoders.Tshark, messages uint64) (map[flow.
 			c.Dst = flow.Process{PID: uint32(pid), Name: r.Fields["cflow.pie.ntop.dst_proc_name"],
 				Exe: string(own[pen+"12"]), ContainerID: string(own[pen+"13"])}
 		}
-		if a := tsharkAddr(r.Fields, "cflow.post_natsource_ipv4_address", "cflow.post_natsource_ipv6_address"); a.IsValid() {
+		if a := tsharkAddr(r.Fields, "cflow.post_natsource_ipv4_address", "cflow.post_nat_source_ipv6_address"); a.IsValid() {
 			c.NAT = flow.NAT{SrcAddr: a,
-				DstAddr: tsharkAddr(r.Fields, "cflow.post_natdestination_ipv4_address", "cflow.post_natdestination_ipv6_address"),
-				SrcPort: uint16(fieldUint(t, r.Fields, "cflow.post_napt_source_transport_port")),
-				DstPort: uint16(fieldUint(t, r.Fields, "cflow.post_napt_destination_transport_port"))}
+				DstAddr: tsharkAddr(r.Fields, "cflow.post_natdestination_ipv4_address", "cflow.post_nat_destination_ipv6_address"),
+				SrcPort: uint16(fieldUint(t, r.Fields, "cflow.post_naptsource_transport_port")),
+				DstPort: uint16(fieldUint(t, r.Fields, "cflow.post_naptdestination_transport_port"))}
 		}
 		contexts[tu] = c
 	}
