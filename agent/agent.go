@@ -9,12 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
 	"github.com/podflow/podflow/attach"
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/enrich"
+	"github.com/podflow/podflow/enrich/conntrack"
+	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/exporter/ipfix"
 	"github.com/podflow/podflow/flow"
@@ -39,6 +42,11 @@ type Options struct {
 	// Exporters, when set, is handed the running exporters (their Stats
 	// may be read from any goroutine).
 	Exporters func(*exporter.Fanout)
+	// Conntrack, when set, adjusts the conntrack table's configuration.
+	Conntrack func(*conntrack.Config)
+	// Context, when set, is handed the running enrichment tables (nil when
+	// off); their Stats may be read from any goroutine.
+	Context func(*owners.Table, *conntrack.Table)
 }
 
 // Run runs podflow until ctx is cancelled. On the way out it detaches the
@@ -101,10 +109,16 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	}
 	ctxCtx, stopContext := context.WithCancel(context.Background())
 	var chain enrich.Chain
-	procEnricher, _, waitOwners := processContext(ctxCtx, cfg, events, log)
-	defer func() { stopContext(); waitOwners() }()
-	if procEnricher != nil {
-		chain = append(chain, procEnricher)
+	procEnricher, owned, waitOwners := processContext(ctxCtx, cfg, events, log)
+	natEnricher, nat, waitNAT := natContext(ctxCtx, cfg, observedNetns(opts), opts.Conntrack, log)
+	if opts.Context != nil {
+		opts.Context(owned, nat)
+	}
+	defer func() { stopContext(); waitOwners(); waitNAT() }()
+	for _, e := range []enrich.Enricher{procEnricher, natEnricher} {
+		if e != nil {
+			chain = append(chain, e)
+		}
 	}
 	if len(chain) > 0 {
 		loop.WithEnricher(chain)
@@ -150,12 +164,23 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	}
 	shutdownErr := loop.Shutdown()
 	logKernelStats(log, objs, events, zap.InfoLevel)
+	logContextStats(log, owned, nat)
 	ts := table.Stats()
 	log.Info("flow table totals", zap.Uint64("flows_created", ts.FlowsCreated),
 		zap.Uint64("dedup_dropped_packets", ts.DedupDroppedPackets),
 		zap.Uint64("unmatched_tuple_measurements", ts.UnmatchedTuples),
 		zap.Uint64("unmatched_dropped_packets", ts.UnmatchedDropPackets))
 	return errors.Join(attachErr, detachErr, shutdownErr)
+}
+
+// observedNetns is the network namespace podflow attaches in: the one the
+// injected attach configuration names (tests), else nil for the current one.
+func observedNetns(opts Options) *netns.NsHandle {
+	var acfg attach.Config
+	if opts.Attach != nil {
+		opts.Attach(&acfg)
+	}
+	return acfg.Netns
 }
 
 // newWatcher returns the interface watcher and a func that releases its

@@ -4,11 +4,13 @@ import (
 	"context"
 	"sync"
 
+	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/enrich"
+	"github.com/podflow/podflow/enrich/conntrack"
 	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/enrich/process"
 )
@@ -59,4 +61,42 @@ func ownerEvent(o bpf.Owner) owners.Event {
 		ev.Kind = owners.Closed
 	}
 	return ev
+}
+
+// natContext starts mirroring the conntrack table of the observed network
+// namespace (ns; nil for the current one) for the post-NAT addresses. A
+// failure disables the NAT context with one warning; counting goes on.
+func natContext(ctx context.Context, cfg *config.Config, ns *netns.NsHandle, tune func(*conntrack.Config), log *zap.Logger) (e enrich.Enricher, table *conntrack.Table, wait func()) {
+	wait = func() {}
+	if !cfg.NATContext {
+		return nil, nil, wait
+	}
+	ccfg := conntrack.Config{Log: log.Named("conntrack")}
+	if ns != nil {
+		ccfg.Netns = *ns
+	}
+	if tune != nil {
+		tune(&ccfg)
+	}
+	table = conntrack.New(ccfg)
+	if err := table.Start(ctx); err != nil {
+		log.Warn("NAT context disabled: conntrack unavailable", zap.Error(err))
+		return nil, nil, wait
+	}
+	return table, table, func() { <-table.Done() }
+}
+
+// logContextStats reports what the enrichments did, at shutdown.
+func logContextStats(log *zap.Logger, owned *owners.Table, nat *conntrack.Table) {
+	if owned != nil {
+		s := owned.Stats()
+		log.Info("process context totals", zap.Int("endpoints", s.Entries), zap.Uint64("events", s.Events),
+			zap.Uint64("ends_named", s.Hits), zap.Uint64("ends_unknown", s.Misses), zap.Uint64("ambiguous", s.Ambiguous))
+	}
+	if nat != nil {
+		s := nat.Stats()
+		log.Info("NAT context totals", zap.Int("connections", s.Entries), zap.Uint64("events", s.Events),
+			zap.Uint64("overruns", s.Overruns), zap.Uint64("resyncs", s.Resyncs),
+			zap.Uint64("hits", s.Hits), zap.Uint64("misses", s.Misses))
+	}
 }

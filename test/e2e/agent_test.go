@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/podflow/podflow/agent"
 	"github.com/podflow/podflow/attach"
@@ -28,6 +31,7 @@ type running struct {
 	fanout   *exporter.Fanout
 	mu       sync.Mutex
 	exported map[string]exporter.Stats
+	logs     *observer.ObservedLogs // everything podflow logged at info and above
 }
 
 func startAgent(t *testing.T, n *node, mode config.Mode, collectors ...string) *running {
@@ -44,6 +48,12 @@ func startAgentWith(t *testing.T, n *node, tune func(*config.Config), collectors
 // startAgentIn runs podflow attached to the interfaces of network namespace
 // ns (its tracepoints see every namespace, as on a real node).
 func startAgentIn(t *testing.T, ns *netnstest.Netns, tune func(*config.Config), collectors ...string) *running {
+	t.Helper()
+	return startAgentFull(t, ns, tune, nil, collectors...)
+}
+
+// startAgentFull is startAgentIn with a hook on the agent's test options.
+func startAgentFull(t *testing.T, ns *netnstest.Netns, tune func(*config.Config), hook func(*agent.Options), collectors ...string) *running {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Collectors = nil
@@ -62,10 +72,13 @@ func startAgentIn(t *testing.T, ns *netnstest.Netns, tune func(*config.Config), 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), exported: map[string]exporter.Stats{}}
+	observed, logs := observer.New(zapcore.InfoLevel)
+	r.logs = logs
+	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), observed))
 	ready := make(chan *attach.Watcher, 1)
 	fanout := make(chan *exporter.Fanout, 1)
 	go func() {
-		r.done <- agent.RunWith(ctx, cfg, zaptest.NewLogger(t), agent.Options{
+		opts := agent.Options{
 			Attach:    func(c *attach.Config) { c.Netns = &ns.Handle },
 			Ready:     func(w *attach.Watcher) { ready <- w },
 			Exporters: func(f *exporter.Fanout) { fanout <- f },
@@ -74,7 +87,11 @@ func startAgentIn(t *testing.T, ns *netnstest.Netns, tune func(*config.Config), 
 				r.exported[name] = s
 				r.mu.Unlock()
 			},
-		})
+		}
+		if hook != nil {
+			hook(&opts)
+		}
+		r.done <- agent.RunWith(ctx, cfg, logger, opts)
 	}()
 	select {
 	case r.watcher = <-ready:

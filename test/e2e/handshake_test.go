@@ -25,7 +25,7 @@ func TestHandshakeOnTheWireOnly(t *testing.T) {
 			ts := decoders.NewTshark(t)
 			tURL := "ipfix+udp://" + ts.Addr().String()
 			ag := startAgentWith(t, n, func(c *config.Config) {
-				c.TCPRTT, c.TCPRetransmits = false, false
+				c.TCPRTT, c.TCPRetransmits, c.ProcessContext, c.NATContext = false, false, false, false
 			}, col.url("ipfix+udp"), tURL)
 
 			dst := p2.v4
