@@ -84,8 +84,9 @@ func childMain(in io.Reader, out io.Writer) int {
 type child struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
-	out *bufio.Scanner
-	pid uint32
+	out    *bufio.Scanner
+	pid    uint32
+	exited bool
 }
 
 // startChild starts the test binary as a child inside ns (ip netns exec
@@ -107,13 +108,22 @@ func startChild(t *testing.T, ns *netnstest.Netns) *child {
 		t.Fatal(err)
 	}
 	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out), pid: uint32(cmd.Process.Pid)}
-	t.Cleanup(func() {
-		in.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("child %d: %v", c.pid, err)
-		}
-	})
+	t.Cleanup(func() { c.exit(t) })
 	return c
+}
+
+// exit ends the child and waits until it is gone (its pid no longer in
+// /proc). Safe to call twice.
+func (c *child) exit(t *testing.T) {
+	t.Helper()
+	if c.exited {
+		return
+	}
+	c.exited = true
+	c.in.Close()
+	if err := c.cmd.Wait(); err != nil {
+		t.Errorf("child %d: %v", c.pid, err)
+	}
 }
 
 // do sends one command and returns the detail of its "ok" answer.
