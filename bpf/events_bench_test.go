@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podflow/podflow/internal/netnstest"
+	"github.com/podflow/podflow/internal/privtest"
 )
 
 // BenchmarkTracepoints reports the kernel's own accounting (BPF stats:
@@ -20,7 +21,12 @@ import (
 // call and the stats' own clock reads). tcp_retransmit_* fire only under
 // loss and are not measured here.
 func BenchmarkTracepoints(b *testing.B) {
-	ev, _ := openAllEvents(b)
+	privtest.Require(b)
+	ev, err := OpenEvents(EventOptions{MaxTuples: 4096, RTT: true, Retransmits: true, Drops: true, Owners: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ev.Close()
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		b.Fatalf("enable BPF stats: %v", err)
@@ -65,6 +71,11 @@ func BenchmarkTracepoints(b *testing.B) {
 	for _, name := range []string{EventsProgTcpProbe, EventsProgKfreeSkb} {
 		b.ReportMetric(nsPerRun(b, ev.Program(name)), name+"-ns/hit")
 		b.ReportMetric(nsPerRun(b, empty[name]), name+"-empty-ns/hit")
+	}
+	// The owner programs run on every send and receive; after a socket's
+	// first call by a process they stop at one socket-storage lookup.
+	for _, name := range []string{EventsProgSockSendLength, EventsProgSockRecvLength} {
+		b.ReportMetric(nsPerRun(b, ev.Program(name)), name+"-ns/hit")
 	}
 }
 
