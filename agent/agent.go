@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/exporter/ipfix"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/metrics"
 )
 
 // kernelStatsInterval is how often the kernel's loss counters are checked.
@@ -47,6 +49,8 @@ type Options struct {
 	// Context, when set, is handed the running enrichment tables (nil when
 	// off); their Stats may be read from any goroutine.
 	Context func(*owners.Table, *conntrack.Table)
+	// Metrics, when set, is told where /metrics is served.
+	Metrics func(net.Addr)
 }
 
 // Run runs podflow until ctx is cancelled. On the way out it detaches the
@@ -128,6 +132,20 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	if err != nil {
 		return err
 	}
+	reg := metrics.New()
+	registerMetrics(reg, objs, events, table, sink, owned, nat)
+	registerWatcherMetrics(reg, watcher)
+	if cfg.MetricsListen != "" {
+		addr, err := reg.Serve(ctxCtx, cfg.MetricsListen, log)
+		if err != nil {
+			releaseLinks()
+			return err
+		}
+		log.Info("serving metrics", zap.String("address", addr.String()))
+		if opts.Metrics != nil {
+			opts.Metrics(addr)
+		}
+	}
 	defer releaseLinks()
 	attachCtx, stopAttach := context.WithCancel(context.Background())
 	defer stopAttach()
@@ -140,6 +158,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	}()
 	select {
 	case <-watcher.Ready():
+		reg.SetReady(true)
 		log.Info("observing interfaces", zap.Int("attached", len(watcher.Attached())))
 		if opts.Ready != nil {
 			opts.Ready(watcher)

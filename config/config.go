@@ -62,6 +62,9 @@ type Config struct {
 	// ProcessContext and NATContext turn the process and conntrack
 	// enrichments on.
 	ProcessContext, NATContext bool
+	// MetricsListen is where /metrics, /healthz and /readyz are served; ""
+	// turns them off.
+	MetricsListen string
 	// EnterpriseNumber is the PEN of podflow's own IPFIX elements.
 	EnterpriseNumber uint32
 	// LogLevel is debug, info, warn or error.

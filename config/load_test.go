@@ -58,7 +58,7 @@ func TestDefaults(t *testing.T) {
 		TemplateRefresh:   10 * time.Minute,
 		MaxFlows:          32768,
 		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
-		ProcessContext: true, NATContext: true,
+		ProcessContext: true, NATContext: true, MetricsListen: "127.0.0.1:9750",
 		EnterpriseNumber: 32473,
 		LogLevel:         "info",
 	}
@@ -138,7 +138,7 @@ log-level: debug
 		TemplateRefresh:   time.Hour,
 		MaxFlows:          65536,
 		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
-		ProcessContext: true, NATContext: true,
+		ProcessContext: true, NATContext: true, MetricsListen: "127.0.0.1:9750",
 		EnterpriseNumber: 32473,
 		LogLevel:         "debug",
 	}

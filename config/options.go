@@ -122,6 +122,12 @@ var options = []option{
 	boolOption("nat-context", "true", "add the post-NAT addresses conntrack applied (DNAT'ed service IPs, SNAT)",
 		func(c *Config) *bool { return &c.NATContext }),
 	{
+		name: "metrics-listen", arg: "ADDR", def: "127.0.0.1:9750",
+		help: "where to serve Prometheus /metrics, /healthz and /readyz; empty turns it off",
+		set:  func(c *Config, v string) error { c.MetricsListen = v; return nil },
+		show: func(c *Config) any { return c.MetricsListen },
+	},
+	{
 		name: "enterprise-number", arg: "N", def: "32473",
 		help: "IANA private enterprise number of podflow's own IPFIX elements; 32473 is RFC 5612's documentation number, set your organisation's",
 		set: func(c *Config, v string) error {

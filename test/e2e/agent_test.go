@@ -66,6 +66,7 @@ func startAgentFull(t *testing.T, ns *netnstest.Netns, tune func(*config.Config)
 	}
 	cfg.PollInterval = 100 * time.Millisecond
 	cfg.MaxFlows = 4096
+	cfg.MetricsListen = "127.0.0.1:0" // tests run side by side
 	tune(cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +109,7 @@ func TestServiceFlowCarriesItsBackend(t *testing.T) {
 // a connection made after the flood.
 func TestConntrackFloodResyncs(t *testing.T) {
 	var nat *conntrack.Table
+	var metricsAddr string
 	var natMu sync.Mutex
 	rp := &routedPair{}
 	n := newNode(t)
@@ -116,6 +120,7 @@ func TestConntrackFloodResyncs(t *testing.T) {
 		func(o *agent.Options) {
 			o.Conntrack = func(c *conntrack.Config) { c.ReadBuffer = 8192 }
 			o.Context = func(_ *owners.Table, ct *conntrack.Table) { natMu.Lock(); nat = ct; natMu.Unlock() }
+			o.Metrics = func(a net.Addr) { natMu.Lock(); metricsAddr = a.String(); natMu.Unlock() }
 		}, rp.colURL)
 	addService(t, rp, false, "udp", serviceV4, rp.srv.v4)
 
@@ -163,6 +168,16 @@ func TestConntrackFloodResyncs(t *testing.T) {
 		lastTable, lastKernel = table.Stats().Entries, kernelCount()
 		return lastTable == lastKernel
 	})
+	// The overruns and resyncs are in the metrics, as the table counts them.
+	natMu.Lock()
+	maddr := metricsAddr
+	natMu.Unlock()
+	st := table.Stats()
+	scraped := scrape(t, maddr)
+	if scraped["podflow_conntrack_overruns_total"] != float64(st.Overruns) || scraped["podflow_conntrack_resyncs_total"] != float64(st.Resyncs) {
+		t.Errorf("metrics: overruns %v resyncs %v; table: %d and %d",
+			scraped["podflow_conntrack_overruns_total"], scraped["podflow_conntrack_resyncs_total"], st.Overruns, st.Resyncs)
+	}
 	// A connection after the flood is still enriched.
 	stop := serve(t, rp.srv, "udp", netip.AddrPortFrom(rp.srv.v4, 8080))
 	c := startChild(t, rp.client.ns)
@@ -192,6 +207,33 @@ func messages(entries []observer.LoggedEntry) []string {
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.Message)
+	}
+	return out
+}
+
+// scrape reads podflow's /metrics into name{labels} → value.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
 	}
 	return out
 }
