@@ -99,6 +99,29 @@ func addContextJSON(w *jsonObject, c *flow.Context) {
 		w.add("destinationProcessExecutable", c.Dst.Exe)
 		w.add("destinationContainerId", c.Dst.ContainerID)
 	}
+	for _, e := range []struct {
+		side string
+		ep   *flow.KubeEndpoint
+	}{{"source", &c.Kube.Src}, {"destination", &c.Kube.Dst}} {
+		if e.ep.Known() {
+			w.add(e.side+"PodNamespace", e.ep.Namespace)
+			w.add(e.side+"PodName", e.ep.Pod)
+			w.add(e.side+"NodeName", e.ep.Node)
+			w.add(e.side+"WorkloadKind", e.ep.WorkloadKind)
+			w.add(e.side+"WorkloadName", e.ep.WorkloadName)
+			if e.ep.Labels != "" {
+				w.add(e.side+"PodLabels", e.ep.Labels)
+			}
+		}
+	}
+	if c.Kube.ServiceIP.IsValid() {
+		w.add("destinationClusterIP", c.Kube.ServiceIP)
+		w.add("destinationServicePort", c.Kube.ServicePort)
+		w.add("destinationServicePortName", c.Kube.ServicePortName)
+	}
+	if c.Kube.FlowType != flow.FlowTypeUnknown {
+		w.add("flowType", uint8(c.Kube.FlowType))
+	}
 	if c.NAT.Known() {
 		w.add("postNATSourceAddress", c.NAT.SrcAddr)
 		w.add("postNATDestinationAddress", c.NAT.DstAddr)
@@ -264,6 +287,17 @@ func writeFlowText(b *strings.Builder, f flow.Record) {
 				fmt.Fprintf(b, " %s-container=%.12s", p.side, p.proc.ContainerID)
 			}
 		}
+	}
+	for _, e := range []struct {
+		side string
+		ep   *flow.KubeEndpoint
+	}{{"src", &f.Context.Kube.Src}, {"dst", &f.Context.Kube.Dst}} {
+		if e.ep.Known() {
+			fmt.Fprintf(b, " %s-pod=%s/%s", e.side, e.ep.Namespace, e.ep.Pod)
+		}
+	}
+	if f.Context.Kube.ServicePortName != "" {
+		fmt.Fprintf(b, " svc=%s", f.Context.Kube.ServicePortName)
 	}
 	if f.Context.NAT.Known() {
 		fmt.Fprintf(b, " nat=%s->%s", hostPortText(f.Context.NAT.SrcAddr, f.Context.NAT.SrcPort), hostPortText(f.Context.NAT.DstAddr, f.Context.NAT.DstPort))

@@ -76,12 +76,14 @@ func testFlows(t *testing.T) []sentFlow {
 					SrcAddr: netip.MustParseAddr("10.0.0.1"), DstAddr: netip.MustParseAddr("10.0.0.2"),
 					SrcPort: 34567, DstPort: 80, Proto: flow.ProtoTCP,
 				}, IfIndex: 5, Direction: flow.Ingress},
-				Counters:  flow.Counters{Packets: 10, Octets: octets, First: flowStart, Last: flowEnd, TCPFlags: 0x113},
+				Counters: flow.Counters{Packets: 10, Octets: octets, First: flowStart, Last: flowEnd, TCPFlags: 0x113},
+				// Antrea's sourcePodName is one podflow exports too: mapped.
+				Context:   flow.Context{Kube: flow.Kube{Src: flow.KubeEndpoint{Pod: "web-0"}}},
 				EndReason: flow.IdleTimeout,
 			},
 			Extra: map[string]any{
 				"egressInterface": uint64(9), "ipClassOfService": uint64(0x10),
-				"sourcePodName": "web-0", "en99999:id1": []byte{1, 2, 3, 4},
+				"en99999:id1": []byte{1, 2, 3, 4},
 			},
 		}
 	}

@@ -140,8 +140,35 @@ func (b *recordBuilder) place(f field, v any) bool {
 func (b *recordBuilder) placeMeasure(f field, v any) bool {
 	m := &b.r.Measures
 	ctx := &b.r.Context
+	k := &ctx.Kube
 	if s, ok := v.(string); ok {
 		switch f.name {
+		case "sourcePodNamespace":
+			k.Src.Namespace = s
+		case "sourcePodName":
+			k.Src.Pod = s
+		case "sourceNodeName":
+			k.Src.Node = s
+		case "sourcePodLabels":
+			k.Src.Labels = s
+		case "sourceWorkloadKind":
+			k.Src.WorkloadKind = s
+		case "sourceWorkloadName":
+			k.Src.WorkloadName = s
+		case "destinationPodNamespace":
+			k.Dst.Namespace = s
+		case "destinationPodName":
+			k.Dst.Pod = s
+		case "destinationNodeName":
+			k.Dst.Node = s
+		case "destinationPodLabels":
+			k.Dst.Labels = s
+		case "destinationWorkloadKind":
+			k.Dst.WorkloadKind = s
+		case "destinationWorkloadName":
+			k.Dst.WorkloadName = s
+		case "destinationServicePortName":
+			k.ServicePortName = s
 		case "kernelDropReason":
 			m.DropReason = s
 		case "SRC_PROC_NAME":
@@ -161,11 +188,19 @@ func (b *recordBuilder) placeMeasure(f field, v any) bool {
 		}
 		return true
 	}
+	if a, ok := v.(netip.Addr); ok && (f.name == "destinationClusterIPv4" || f.name == "destinationClusterIPv6") {
+		k.ServiceIP = a.Unmap()
+		return true
+	}
 	u, ok := v.(uint64)
 	if !ok {
 		return false
 	}
 	switch f.name {
+	case "destinationServicePort":
+		k.ServicePort = uint16(u)
+	case "flowType":
+		k.FlowType = flow.FlowType(u)
 	case "tcpRttMinMicroseconds":
 		m.RTTMinUs = uint32(u)
 	case "tcpRttMaxMicroseconds":

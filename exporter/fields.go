@@ -36,6 +36,10 @@ const VariableLength uint16 = 65535
 // --enterprise-number to export them under it.
 const DefaultPEN uint32 = 32473
 
+// AntreaPEN is Antrea's enterprise number; go-ipfix and Antrea's flow
+// aggregator decode its elements.
+const AntreaPEN uint32 = 56506
+
 // NtopPEN is ntop's enterprise number; nProbe, ntopng and Wireshark decode
 // its elements.
 const NtopPEN uint32 = 35632
@@ -57,8 +61,13 @@ const (
 	GroupNAT                            // post-NAT addresses from conntrack
 	GroupSrcContainer                   // the source process runs in a container
 	GroupDstContainer                   // the destination process runs in a container
+	GroupSrcPod                         // the source is a Kubernetes pod
+	GroupDstPod                         // the destination is a Kubernetes pod
+	GroupService                        // the flow was sent to a service's cluster IP
+	GroupFlowType                       // Antrea's flow type is known
 	GroupAll          = GroupRTT | GroupRetrans | GroupHandshake | GroupDrops | GroupWireRetrans |
-		GroupSrcProcess | GroupDstProcess | GroupNAT | GroupSrcContainer | GroupDstContainer
+		GroupSrcProcess | GroupDstProcess | GroupNAT | GroupSrcContainer | GroupDstContainer |
+		GroupSrcPod | GroupDstPod | GroupService | GroupFlowType
 )
 
 // Fields lists the exported elements in template order. A template holds the
@@ -147,6 +156,40 @@ var Fields = []Field{
 		Description: "source port after NAT"},
 	{Name: "postNAPTDestinationTransportPort", ID: 228, Type: "unsigned16", Length: 2, IPv4: true, IPv6: true, Group: GroupNAT,
 		Description: "destination port after NAT"},
+	{Name: "sourcePodNamespace", ID: 100, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 63, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "Antrea's element: namespace of the pod at the source (by its IP when the flow started)"},
+	{Name: "sourcePodName", ID: 101, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "Antrea's element: name of that pod"},
+	{Name: "sourceNodeName", ID: 104, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "Antrea's element: node that pod runs on"},
+	{Name: "sourcePodLabels", ID: 143, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 254, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "Antrea's element: the pod's selected labels (--kube-labels) as a JSON object"},
+	{Name: "sourceWorkloadKind", ID: 14, Own: true, Type: "string", Length: VariableLength, MaxLength: 32, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "kind of the workload owning that pod: Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet; empty for a bare pod"},
+	{Name: "sourceWorkloadName", ID: 15, Own: true, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupSrcPod,
+		Description: "name of that workload"},
+	{Name: "destinationPodNamespace", ID: 102, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 63, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "Antrea's element: namespace of the pod at the destination (the backend, for a service)"},
+	{Name: "destinationPodName", ID: 103, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "Antrea's element: name of that pod"},
+	{Name: "destinationNodeName", ID: 105, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "Antrea's element: node that pod runs on"},
+	{Name: "destinationPodLabels", ID: 144, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 254, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "Antrea's element: the pod's selected labels as a JSON object"},
+	{Name: "destinationWorkloadKind", ID: 16, Own: true, Type: "string", Length: VariableLength, MaxLength: 32, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "kind of the workload owning that pod"},
+	{Name: "destinationWorkloadName", ID: 17, Own: true, Type: "string", Length: VariableLength, MaxLength: 253, IPv4: true, IPv6: true, Group: GroupDstPod,
+		Description: "name of that workload"},
+	{Name: "destinationClusterIPv4", ID: 106, PEN: AntreaPEN, Type: "ipv4Address", Length: 4, IPv4: true, Group: GroupService,
+		Description: "Antrea's element: the service cluster IP the flow was sent to"},
+	{Name: "destinationClusterIPv6", ID: 107, PEN: AntreaPEN, Type: "ipv6Address", Length: 16, IPv6: true, Group: GroupService,
+		Description: "Antrea's element: the service cluster IP the flow was sent to"},
+	{Name: "destinationServicePort", ID: 108, PEN: AntreaPEN, Type: "unsigned16", Length: 2, IPv4: true, IPv6: true, Group: GroupService,
+		Description: "Antrea's element: the service port"},
+	{Name: "destinationServicePortName", ID: 109, PEN: AntreaPEN, Type: "string", Length: VariableLength, MaxLength: 254, IPv4: true, IPv6: true, Group: GroupService,
+		Description: "Antrea's element: the service as namespace/name:portname"},
+	{Name: "flowType", ID: 137, PEN: AntreaPEN, Type: "unsigned8", Length: 1, IPv4: true, IPv6: true, Group: GroupFlowType,
+		Description: "Antrea's element: 1 intra-node, 2 inter-node, 3 to external, 4 from external"},
 	{Name: "droppedPacketDeltaCount", ID: 133, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
 		Description: "packets of this flow the kernel dropped on this node (skb:kfree_skb with a drop reason), GSO segments counted one by one"},
 	{Name: "droppedOctetDeltaCount", ID: 132, Type: "unsigned64", Length: 8, IPv4: true, IPv6: true, Group: GroupDrops,
@@ -167,6 +210,18 @@ func GroupsOf(r *flow.Record) Group {
 	}
 	if r.Context.NAT.Known() {
 		g |= GroupNAT
+	}
+	if k := &r.Context.Kube; k.Src.Known() {
+		g |= GroupSrcPod
+	}
+	if k := &r.Context.Kube; k.Dst.Known() {
+		g |= GroupDstPod
+	}
+	if r.Context.Kube.ServiceIP.IsValid() {
+		g |= GroupService
+	}
+	if r.Context.Kube.FlowType != flow.FlowTypeUnknown {
+		g |= GroupFlowType
 	}
 	if r.Context.Src.Known() && r.Context.Src.ContainerID != "" {
 		g |= GroupSrcContainer

@@ -41,6 +41,12 @@ func TestFieldsAgreeWithRegistry(t *testing.T) {
 			if entities.IENameToType(f.Type) == entities.IENameToType("unknown") {
 				t.Errorf("%s: type %q unknown to go-ipfix", f.Name, f.Type)
 			}
+			if f.PEN == AntreaPEN { // go-ipfix knows Antrea's elements: they must agree
+				ie, err := registry.GetInfoElement(f.Name, AntreaPEN)
+				if err != nil || ie.ElementId != f.ID || ie.Len != f.Length || ie.DataType != entities.IENameToType(f.Type) {
+					t.Errorf("%s: go-ipfix's Antrea registry disagrees: %+v, %v", f.Name, ie, err)
+				}
+			}
 			continue
 		}
 		ie, err := registry.GetInfoElement(f.Name, f.PEN)

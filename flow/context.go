@@ -8,7 +8,41 @@ import "net/netip"
 type Context struct {
 	Src, Dst Process // the processes owning the source and destination endpoints, when local
 	NAT      NAT
+	Kube     Kube
 }
+
+// Kube is what Kubernetes says about a flow's ends.
+type Kube struct {
+	Src, Dst KubeEndpoint
+	// The service a flow was sent to (its pre-NAT destination): cluster IP,
+	// port, and the port's name as Antrea exports it, "namespace/name:port".
+	ServiceIP       netip.Addr
+	ServicePort     uint16
+	ServicePortName string
+	FlowType        FlowType
+}
+
+// KubeEndpoint is the pod at one end of a flow.
+type KubeEndpoint struct {
+	Pod, Namespace, Node       string
+	WorkloadKind, WorkloadName string // Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet; "" for a bare pod
+	Labels                     string // the selected labels as a JSON object, as Antrea exports them; "" if none
+}
+
+// Known reports whether the end is a pod.
+func (e *KubeEndpoint) Known() bool { return e.Pod != "" }
+
+// FlowType is Antrea's flowType: where the flow goes relative to the
+// cluster's pods and nodes.
+type FlowType uint8
+
+const (
+	FlowTypeUnknown      FlowType = 0 // neither end is a known pod
+	FlowTypeIntraNode    FlowType = 1 // pod to pod on this node
+	FlowTypeInterNode    FlowType = 2 // pod to pod on two nodes
+	FlowTypeToExternal   FlowType = 3 // pod to something that is not a pod
+	FlowTypeFromExternal FlowType = 4 // something that is not a pod to a pod
+)
 
 // Process is a local process owning one end of a flow.
 type Process struct {

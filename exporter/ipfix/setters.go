@@ -150,6 +150,33 @@ var setters = map[string]setter{
 	"postNAPTDestinationTransportPort": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned16Value(r.Context.NAT.DstPort)
 	},
+	"sourcePodNamespace":         kubeString(func(k *flow.Kube) string { return k.Src.Namespace }),
+	"sourcePodName":              kubeString(func(k *flow.Kube) string { return k.Src.Pod }),
+	"sourceNodeName":             kubeString(func(k *flow.Kube) string { return k.Src.Node }),
+	"sourcePodLabels":            kubeString(func(k *flow.Kube) string { return k.Src.Labels }),
+	"sourceWorkloadKind":         kubeString(func(k *flow.Kube) string { return k.Src.WorkloadKind }),
+	"sourceWorkloadName":         kubeString(func(k *flow.Kube) string { return k.Src.WorkloadName }),
+	"destinationPodNamespace":    kubeString(func(k *flow.Kube) string { return k.Dst.Namespace }),
+	"destinationPodName":         kubeString(func(k *flow.Kube) string { return k.Dst.Pod }),
+	"destinationNodeName":        kubeString(func(k *flow.Kube) string { return k.Dst.Node }),
+	"destinationPodLabels":       kubeString(func(k *flow.Kube) string { return k.Dst.Labels }),
+	"destinationWorkloadKind":    kubeString(func(k *flow.Kube) string { return k.Dst.WorkloadKind }),
+	"destinationWorkloadName":    kubeString(func(k *flow.Kube) string { return k.Dst.WorkloadName }),
+	"destinationServicePortName": kubeString(func(k *flow.Kube) string { return k.ServicePortName }),
+	"destinationClusterIPv4": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.Kube.ServiceIP.Unmap().As4()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"destinationClusterIPv6": func(v entities.InfoElementWithValue, r *flow.Record) {
+		a := r.Context.Kube.ServiceIP.As16()
+		copy(v.GetIPAddressValue(), a[:])
+	},
+	"destinationServicePort": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned16Value(r.Context.Kube.ServicePort)
+	},
+	"flowType": func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetUnsigned8Value(uint8(r.Context.Kube.FlowType))
+	},
 	"droppedPacketDeltaCount": func(v entities.InfoElementWithValue, r *flow.Record) {
 		v.SetUnsigned64Value(r.Measures.DropPackets)
 	},
@@ -166,6 +193,14 @@ var (
 	exeMax        = maxLength("sourceProcessExecutable")
 	containerMax  = maxLength("sourceContainerId")
 )
+
+// kubeString sets a string element from the record's Kubernetes context,
+// cut to 254 octets (the table's longest MaxLength for these).
+func kubeString(get func(*flow.Kube) string) setter {
+	return func(v entities.InfoElementWithValue, r *flow.Record) {
+		v.SetStringValue(truncate(get(&r.Context.Kube), 254))
+	}
+}
 
 // maxLength is the MaxLength of a variable-length field of the table.
 func maxLength(name string) int {

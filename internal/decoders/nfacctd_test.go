@@ -66,15 +66,20 @@ func TestNfacctdDecodesPodflowElements(t *testing.T) {
 			"kernel_drop_reason":             "",
 		},
 	}
-	// The process fields are in the shipped aggregate but in none of these
-	// templates: nfacctd prints them as zero / empty.
+	// The process and Kubernetes fields are in the shipped aggregate but in
+	// none of these templates: nfacctd prints them as zero / empty.
 	for _, w := range want {
 		for _, side := range []string{"src_proc", "dst_proc"} {
 			w[side+"_pid"], w[side+"_name"] = "0", ""
 		}
 		for _, side := range []string{"source", "destination"} {
 			w[side+"_process_executable"], w[side+"_container_id"] = "", ""
+			for _, f := range []string{"_pod_namespace", "_pod_name", "_node_name", "_pod_labels", "_workload_kind", "_workload_name"} {
+				w[side+f] = ""
+			}
 		}
+		w["destination_cluster_ipv4"], w["destination_cluster_ipv6"] = "0.0.0.0", "::"
+		w["destination_service_port"], w["destination_service_port_name"], w["flow_type"] = "0", "", "0"
 	}
 	// Output order follows nfacctd's cache, not arrival: sort by source port.
 	slices.SortFunc(records, func(a, b map[string]any) int {
