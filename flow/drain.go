@@ -46,8 +46,10 @@ type Loop struct {
 	times   Timestamps
 	clock   Clock
 	log     *zap.Logger
-	tuples  TupleSource // optional
-	enrich  Enricher    // optional
+	tuples  TupleSource        // optional
+	enrich  Enricher           // optional
+	keep    func(*Record) bool // optional: records it refuses are not exported (another node exports them)
+	skipped uint64
 	entries []Entry
 	joined  []TupleEntry
 	records []Record
@@ -73,6 +75,17 @@ func (l *Loop) WithEnricher(e Enricher) *Loop {
 	l.enrich = e
 	return l
 }
+
+// WithFilter makes every export drop the records keep refuses, after
+// enrichment (once-per-cluster export: the other node of an inter-node flow
+// exports it). Call before Run.
+func (l *Loop) WithFilter(keep func(*Record) bool) *Loop {
+	l.keep = keep
+	return l
+}
+
+// Skipped returns how many records the filter dropped; loop goroutine only.
+func (l *Loop) Skipped() uint64 { return l.skipped }
 
 // Run drains every interval until ctx is done. It does not shut down: the
 // caller first stops the counting (detaches the programs), then calls
@@ -135,6 +148,20 @@ func (l *Loop) export() error {
 	}
 	if l.enrich != nil {
 		l.enrich.Enrich(l.records)
+	}
+	if l.keep != nil {
+		kept := l.records[:0]
+		for i := range l.records {
+			if l.keep(&l.records[i]) {
+				kept = append(kept, l.records[i])
+			}
+		}
+		l.skipped += uint64(len(l.records) - len(kept))
+		clear(l.records[len(kept):])
+		l.records = kept
+		if len(kept) == 0 {
+			return nil
+		}
 	}
 	if err := l.sink.Export(l.records); err != nil {
 		return fmt.Errorf("export %d records: %w", len(l.records), err)

@@ -86,3 +86,40 @@ func TestLoopExportsWithWallClockAndForcedEndOnShutdown(t *testing.T) {
 		t.Fatalf("last = %v, want %v", r.Last, want)
 	}
 }
+
+type tagEnricher struct{}
+
+func (tagEnricher) Enrich(records []Record) {
+	for i := range records {
+		records[i].Context.Kube.FlowType = FlowTypeInterNode
+		if records[i].SrcPort == 1 {
+			records[i].Context.Kube.Src.Pod = "mine"
+		}
+	}
+}
+
+// Enrichment runs before export, and the filter (once-per-cluster export)
+// drops the records another node exports, counting them.
+func TestLoopEnrichesThenFilters(t *testing.T) {
+	mono, err := NewMonoConverter(FixedClockSource{WallNs: 1e18, MonoNs: 1e9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := Key{Tuple: Tuple{SrcAddr: netip.MustParseAddr("10.1.0.1"), DstAddr: netip.MustParseAddr("10.1.0.2"), SrcPort: 1, DstPort: 2, Proto: ProtoUDP}, IfIndex: 3}
+	theirs := mine
+	theirs.SrcPort = 9
+	src := &fakeSource{batches: [][]fakeEntry{{{key: mine, packets: 1, firstNs: 1e9, lastNs: 1e9}, {key: theirs, packets: 5, firstNs: 1e9, lastNs: 1e9}}}}
+	sink := &captureSink{}
+	loop := NewLoop(src, NewTable(TableConfig{}), sink, mono, NewFakeClock(time.Unix(0, 1e18)), zap.NewNop()).
+		WithEnricher(tagEnricher{}).
+		WithFilter(func(r *Record) bool { return r.Context.Kube.Src.Pod == "mine" })
+	if err := loop.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.records) != 1 || sink.records[0].SrcPort != 1 || sink.records[0].Context.Kube.FlowType != FlowTypeInterNode {
+		t.Fatalf("exported %+v, want only the enriched record of this node", sink.records)
+	}
+	if loop.Skipped() != 1 {
+		t.Errorf("skipped %d, want 1", loop.Skipped())
+	}
+}
