@@ -45,6 +45,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./agent
 	$(GO) test -run '^$$' -bench . -benchmem ./flow ./exporter/...
+	$(GO) test -run '^$$' -bench InformerMemory -benchtime 1x ./enrich/kube
+
+# The kube-apiserver internal/kubetest runs: built from k8s.io/kubernetes once
+# per version (~6 min cold) into ${PODFLOW_CACHE:-~/.cache/podflow}; prints its path.
+.PHONY: kube-apiserver
+kube-apiserver:
+	@GO='$(GO)' ./hack/kube-apiserver.sh
 
 clean:
 	rm -rf bin

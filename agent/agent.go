@@ -12,6 +12,7 @@ import (
 
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/podflow/podflow/attach"
 	"github.com/podflow/podflow/bpf"
@@ -51,6 +52,9 @@ type Options struct {
 	Context func(*owners.Table, *conntrack.Table)
 	// Metrics, when set, is told where /metrics is served.
 	Metrics func(net.Addr)
+	// Kube, when set, is the Kubernetes client (instead of in-cluster
+	// config or --kubeconfig).
+	Kube kubernetes.Interface
 }
 
 // Run runs podflow until ctx is cancelled. On the way out it detaches the
@@ -115,14 +119,30 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	var chain enrich.Chain
 	procEnricher, owned, waitOwners := processContext(ctxCtx, cfg, events, log)
 	natEnricher, nat, waitNAT := natContext(ctxCtx, cfg, observedNetns(opts), opts.Conntrack, log)
+	kubeEnricher, kubeWatcher, keep := kubeContext(ctxCtx, cfg, opts.Kube, log)
+	if keep != nil {
+		loop.WithFilter(keep)
+	}
 	if opts.Context != nil {
 		opts.Context(owned, nat)
 	}
-	defer func() { stopContext(); waitOwners(); waitNAT() }()
+	defer func() {
+		stopContext()
+		waitOwners()
+		waitNAT()
+		if kubeWatcher != nil {
+			<-kubeWatcher.Done()
+		}
+	}()
+	// Order matters: the Kubernetes stage reads the NAT (the pod behind a
+	// service) and the process (host-network pods by container).
 	for _, e := range []enrich.Enricher{procEnricher, natEnricher} {
 		if e != nil {
 			chain = append(chain, e)
 		}
+	}
+	if kubeEnricher != nil {
+		chain = append(chain, kubeEnricher)
 	}
 	if len(chain) > 0 {
 		loop.WithEnricher(chain)
@@ -135,6 +155,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	reg := metrics.New()
 	registerMetrics(reg, objs, events, table, sink, owned, nat)
 	registerWatcherMetrics(reg, watcher)
+	if kubeWatcher != nil {
+		registerKubeMetrics(reg, kubeWatcher, loop)
+	}
 	if cfg.MetricsListen != "" {
 		addr, err := reg.Serve(ctxCtx, cfg.MetricsListen, log)
 		if err != nil {

@@ -2,17 +2,23 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/enrich"
 	"github.com/podflow/podflow/enrich/conntrack"
+	"github.com/podflow/podflow/enrich/kube"
 	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/enrich/process"
+	"github.com/podflow/podflow/flow"
 )
 
 // processContext starts the process attribution: the owner events of the
@@ -100,3 +106,58 @@ func logContextStats(log *zap.Logger, owned *owners.Table, nat *conntrack.Table)
 			zap.Uint64("hits", s.Hits), zap.Uint64("misses", s.Misses))
 	}
 }
+
+// kubeContext starts the Kubernetes stage: informers on the API server of
+// the cluster podflow runs in (or --kubeconfig). Outside a cluster it is
+// off and says so once; an API server that cannot be reached disables it
+// with a warning. It returns the enricher and the once-per-cluster filter
+// (nil when off or not asked for).
+func kubeContext(ctx context.Context, cfg *config.Config, client kubernetes.Interface, log *zap.Logger) (e *kube.Enricher, w *kube.Watcher, keep func(*flow.Record) bool) {
+	if !cfg.Kubernetes {
+		return nil, nil, nil
+	}
+	if client == nil {
+		var err error
+		client, err = kube.NewClient(cfg.Kubeconfig)
+		if errors.Is(err, kube.ErrNotInCluster) {
+			log.Info("Kubernetes stage off: not running in a cluster and no --kubeconfig")
+			return nil, nil, nil
+		}
+		if err != nil {
+			log.Warn("Kubernetes stage off", zap.Error(err))
+			return nil, nil, nil
+		}
+	}
+	node := cfg.NodeName
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	kcfg := kube.DefaultConfig(client, node)
+	kcfg.RemotePods = cfg.KubeRemotePods
+	kcfg.Labels = cfg.KubeLabels
+	kcfg.Log = log.Named("kube")
+	w, err := kube.Start(ctx, kcfg)
+	if err != nil {
+		log.Warn("Kubernetes stage off", zap.Error(err))
+		return nil, nil, nil
+	}
+	select {
+	case <-w.Ready():
+		log.Info("Kubernetes caches synced", zap.String("node", node), zap.Int("pods", w.Stats().Pods))
+	case <-time.After(kubeSyncWait):
+		log.Warn("Kubernetes caches not synced yet; flows are named once they are", zap.Duration("waited", kubeSyncWait))
+	case <-ctx.Done():
+	}
+	e = kube.NewEnricher(w)
+	if cfg.OncePerCluster {
+		if !cfg.KubeRemotePods {
+			log.Warn("--once-per-cluster needs --kube-remote-pods (the other node's pods must be known): exporting every flow seen here")
+		} else {
+			keep = e.Keep
+		}
+	}
+	return e, w, keep
+}
+
+// kubeSyncWait bounds how long start-up waits for the informers.
+const kubeSyncWait = 30 * time.Second

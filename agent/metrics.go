@@ -6,6 +6,7 @@ import (
 	"github.com/podflow/podflow/attach"
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/enrich/conntrack"
+	"github.com/podflow/podflow/enrich/kube"
 	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/flow"
@@ -71,6 +72,15 @@ func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events,
 		m.Counter("nat_lookups_total", "flow records looked up for NAT", prometheus.Labels{"result": "hit"}, func() float64 { return float64(nat.Stats().Hits) })
 		m.Counter("nat_lookups_total", "flow records looked up for NAT", prometheus.Labels{"result": "miss"}, func() float64 { return float64(nat.Stats().Misses) })
 	}
+}
+
+// registerKubeMetrics publishes the Kubernetes stage's counters.
+func registerKubeMetrics(m *metrics.Registry, w *kube.Watcher, loop *flow.Loop) {
+	m.Gauge("kube_pods", "pods held by the Kubernetes stage", nil, func() float64 { return float64(w.Stats().Pods) })
+	m.Counter("kube_lookups_total", "flow ends looked up by IP", prometheus.Labels{"result": "hit"}, func() float64 { return float64(w.Stats().Hits) })
+	m.Counter("kube_lookups_total", "flow ends looked up by IP", prometheus.Labels{"result": "miss"}, func() float64 { return float64(w.Stats().Misses) })
+	m.Counter("records_exported_elsewhere_total", "inter-node flow records left to the source pod's node (once per cluster)", nil,
+		func() float64 { return float64(loop.Skipped()) })
 }
 
 // registerWatcherMetrics publishes the interface watcher's counters.

@@ -62,6 +62,17 @@ type Config struct {
 	// ProcessContext and NATContext turn the process and conntrack
 	// enrichments on.
 	ProcessContext, NATContext bool
+	// Kubernetes turns the Kubernetes stage on (it stays off outside a
+	// cluster unless Kubeconfig is set); NodeName is this node ("" means
+	// the hostname); KubeRemotePods watches every node's pods; KubeLabels
+	// are the label keys exported; OncePerCluster exports inter-node flows
+	// from the source pod's node only.
+	Kubernetes     bool
+	Kubeconfig     string
+	NodeName       string
+	KubeRemotePods bool
+	KubeLabels     []string
+	OncePerCluster bool
 	// MetricsListen is where /metrics, /healthz and /readyz are served; ""
 	// turns them off.
 	MetricsListen string

@@ -121,6 +121,34 @@ var options = []option{
 		func(c *Config) *bool { return &c.ProcessContext }),
 	boolOption("nat-context", "true", "add the post-NAT addresses conntrack applied (DNAT'ed service IPs, SNAT)",
 		func(c *Config) *bool { return &c.NATContext }),
+	boolOption("kubernetes", "true", "name pods, workloads and services when running in a cluster (or with --kubeconfig); off by itself outside one",
+		func(c *Config) *bool { return &c.Kubernetes }),
+	{
+		name: "kubeconfig", arg: "FILE", def: "",
+		help: "kubeconfig for development; empty uses the in-cluster service account",
+		set:  func(c *Config, v string) error { c.Kubeconfig = v; return nil },
+		show: func(c *Config) any { return c.Kubeconfig },
+	},
+	{
+		name: "node-name", arg: "NAME", def: "",
+		help: "this node's Kubernetes name (a DaemonSet sets PODFLOW_NODE_NAME from spec.nodeName); empty means the hostname",
+		set:  func(c *Config, v string) error { c.NodeName = v; return nil },
+		show: func(c *Config) any { return c.NodeName },
+	},
+	boolOption("kube-remote-pods", "true", "also watch other nodes' pods so remote ends are named (memory ~1 KiB per pod, one cluster-wide watch); false: this node's pods only",
+		func(c *Config) *bool { return &c.KubeRemotePods }),
+	{
+		name: "kube-labels", arg: "LIST", def: "app,app.kubernetes.io/name", list: true,
+		help: "pod label keys exported with each end (Antrea's source/destinationPodLabels)",
+		set: func(c *Config, v string) error {
+			c.KubeLabels = append(c.KubeLabels, v)
+			return nil
+		},
+		reset: func(c *Config) { c.KubeLabels = nil },
+		show:  func(c *Config) any { return append([]string(nil), c.KubeLabels...) },
+	},
+	boolOption("once-per-cluster", "true", "export each pod-to-pod flow between two nodes from the source pod's node only, so a collector summing every node counts it once",
+		func(c *Config) *bool { return &c.OncePerCluster }),
 	{
 		name: "metrics-listen", arg: "ADDR", def: "127.0.0.1:9750",
 		help: "where to serve Prometheus /metrics, /healthz and /readyz; empty turns it off",

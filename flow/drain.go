@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -49,7 +50,7 @@ type Loop struct {
 	tuples  TupleSource        // optional
 	enrich  Enricher           // optional
 	keep    func(*Record) bool // optional: records it refuses are not exported (another node exports them)
-	skipped uint64
+	skipped atomic.Uint64
 	entries []Entry
 	joined  []TupleEntry
 	records []Record
@@ -84,8 +85,9 @@ func (l *Loop) WithFilter(keep func(*Record) bool) *Loop {
 	return l
 }
 
-// Skipped returns how many records the filter dropped; loop goroutine only.
-func (l *Loop) Skipped() uint64 { return l.skipped }
+// Skipped returns how many records the filter dropped; safe from any
+// goroutine.
+func (l *Loop) Skipped() uint64 { return l.skipped.Load() }
 
 // Run drains every interval until ctx is done. It does not shut down: the
 // caller first stops the counting (detaches the programs), then calls
@@ -156,7 +158,7 @@ func (l *Loop) export() error {
 				kept = append(kept, l.records[i])
 			}
 		}
-		l.skipped += uint64(len(l.records) - len(kept))
+		l.skipped.Add(uint64(len(l.records) - len(kept)))
 		clear(l.records[len(kept):])
 		l.records = kept
 		if len(kept) == 0 {

@@ -43,7 +43,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{Config{Network: "udp", Address: "127.0.0.1:4739", DialTimeout: -1}, "negative duration"},
 		{Config{Network: "udp", Address: "127.0.0.1:4739", MTU: 100}, "template 256 does not fit a 72-octet message"},
 		// The widest template: IPv6 with every field group.
-		{Config{Network: "udp", Address: "[::1]:4739", MTU: 244}, "template 2302 does not fit a 196-octet message"},
+		{Config{Network: "udp", Address: "[::1]:4739", MTU: 244}, "template 33022 does not fit a 196-octet message"},
 	} {
 		_, err := New(tc.cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

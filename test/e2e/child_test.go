@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podflow/podflow/internal/kubetest"
 	"github.com/podflow/podflow/internal/netnstest"
 )
 
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain(os.Stdin, os.Stdout))
 	}
-	os.Exit(m.Run())
+	kubetest.Main(m) // runs the tests; stops the shared API server if one started
 }
 
 // childMain runs commands, one per line, answering "ok [detail]" or
