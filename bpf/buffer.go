@@ -42,12 +42,12 @@ func newDoubleBuffer[K, V any](swap func(*ebpf.Map) error, live, idle *ebpf.Map)
 		return nil, fmt.Errorf("possible CPUs: %w", err)
 	}
 	return &doubleBuffer[K, V]{
-		swap:  swap,
-		live:  live,
-		idle:  idle,
-		nCPU:  n,
-		keys:  make([]K, drainBatch),
-		vals:  make([]V, drainBatch*n),
+		swap: swap,
+		live: live,
+		idle: idle,
+		nCPU: n,
+		keys: make([]K, drainBatch),
+		vals: make([]V, drainBatch*n),
 	}, nil
 }
 

@@ -83,8 +83,8 @@ func childMain(in io.Reader, out io.Writer) int {
 
 // child is a child process running childMain in a network namespace.
 type child struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
+	cmd    *exec.Cmd
+	in     io.WriteCloser
 	out    *bufio.Scanner
 	pid    uint32
 	exited bool

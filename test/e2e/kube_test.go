@@ -100,7 +100,9 @@ func TestRecordsNamePodsFromTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Client.AppsV1().ReplicaSets("shop").Delete(context.Background(), rs.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		c.Client.AppsV1().ReplicaSets("shop").Delete(context.Background(), rs.Name, metav1.DeleteOptions{})
+	})
 
 	rp := &routedPair{}
 	n := newNode(t)

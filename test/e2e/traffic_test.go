@@ -151,9 +151,9 @@ func sendTCP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, n int) tc
 	}
 	info := tcpInfo(t, cli)
 	return tcpResult{
-		local:   netip.MustParseAddrPort(cli.LocalAddr().String()),
-		segsOut: info.Segs_out,
-		segsIn:  info.Segs_in,
+		local:        netip.MustParseAddrPort(cli.LocalAddr().String()),
+		segsOut:      info.Segs_out,
+		segsIn:       info.Segs_in,
 		retrans:      info.Total_retrans,
 		bytesRetrans: info.Bytes_retrans,
 	}

@@ -143,4 +143,3 @@ func fieldUint(t *testing.T, f map[string]string, name string) uint64 {
 	}
 	return v
 }
-
