@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/podflow/podflow/flow"
 )
 
@@ -45,4 +47,32 @@ func testWatcherForEnricher(t *testing.T) *Watcher {
 		pod("default", "db-1", "node-b", created, []string{"10.0.2.7"}, ownedBy("StatefulSet", "db")),
 	)
 	return w
+}
+
+// A host-network pod shares the node's IP: it is named through the
+// container id of the local process at that end, never by IP.
+func TestEnricherNamesHostNetworkPodsByContainer(t *testing.T) {
+	const id = "4f1b8c2d9e0a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"
+	created := time.Now().Add(-time.Hour)
+	agentPod := pod("kube-system", "node-agent-x", "node-a", created, []string{"10.0.0.10"}, hostNetwork, ownedBy("DaemonSet", "node-agent"),
+		func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", ContainerID: "containerd://" + id}}
+		})
+	w, _ := startFake(t, Config{NodeName: "node-a", RemotePods: true},
+		agentPod, pod("default", "db-1", "node-b", created, []string{"10.0.2.7"}, ownedBy("StatefulSet", "db")))
+	e := NewEnricher(w)
+	at := time.Now()
+	r := flow.Record{Key: flow.Key{Tuple: flow.Tuple{SrcAddr: netip.MustParseAddr("10.0.0.10"), DstAddr: netip.MustParseAddr("10.0.2.7"),
+		SrcPort: 40000, DstPort: 5432, Proto: flow.ProtoTCP}}, Counters: flow.Counters{First: at, Last: at}}
+	plain := r
+	r.Context.Src = flow.Process{PID: 42, Name: "agent", ContainerID: id}
+	recs := []flow.Record{r, plain}
+	e.Enrich(recs)
+	k := recs[0].Context.Kube
+	if k.Src.Pod != "node-agent-x" || k.Src.WorkloadKind != "DaemonSet" || k.Dst.Pod != "db-1" || k.FlowType != flow.FlowTypeInterNode {
+		t.Errorf("host-network end by container: %+v", k)
+	}
+	if p := recs[1].Context.Kube; p.Src.Known() || p.FlowType != flow.FlowTypeFromExternal {
+		t.Errorf("without the process's container the node IP names no pod: %+v", p)
+	}
 }
