@@ -88,8 +88,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		err = errors.Join(err, sink.Close())
 		logExporterStats(log, sink)
 		if opts.Exported != nil {
-			for i, e := range sink.Exporters {
-				opts.Exported(sink.Names[i], e.Stats())
+			for i := range sink.Exporters {
+				opts.Exported(sink.Names[i], sink.Stats(i))
 			}
 		}
 	}()
@@ -261,7 +261,7 @@ func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Opt
 }
 
 func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error) {
-	f := &exporter.Fanout{}
+	f := &exporter.Fanout{Log: log}
 	for _, c := range cfg.Collectors {
 		var (
 			e   exporter.Exporter
@@ -290,8 +290,8 @@ func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error)
 }
 
 func logExporterStats(log *zap.Logger, f *exporter.Fanout) {
-	for i, e := range f.Exporters {
-		s := e.Stats()
+	for i := range f.Exporters {
+		s := f.Stats(i)
 		log.Info("exporter totals", zap.String("collector", f.Names[i]),
 			zap.Uint64("records_sent", s.RecordsSent), zap.Uint64("records_lost", s.RecordsLost),
 			zap.Uint64("messages_sent", s.MessagesSent), zap.Uint64("send_errors", s.SendErrors),

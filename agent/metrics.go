@@ -17,10 +17,10 @@ import (
 // read at scrape time from its owner; nil stages (off) publish nothing.
 func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events, table *flow.Table,
 	sink *exporter.Fanout, owned *owners.Table, nat *conntrack.Table) {
-	for i, e := range sink.Exporters {
-		e, l := e, prometheus.Labels{"collector": sink.Names[i]}
+	for i := range sink.Exporters {
+		l := prometheus.Labels{"collector": sink.Names[i]}
 		stat := func(f func(exporter.Stats) uint64) func() float64 {
-			return func() float64 { return float64(f(e.Stats())) }
+			return func() float64 { return float64(f(sink.Stats(i))) }
 		}
 		m.Counter("records_sent_total", "flow records sent to the collector", l, stat(func(s exporter.Stats) uint64 { return s.RecordsSent }))
 		m.Counter("records_lost_total", "flow records that could not be sent to the collector", l, stat(func(s exporter.Stats) uint64 { return s.RecordsLost }))

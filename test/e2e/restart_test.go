@@ -42,7 +42,7 @@ func TestTCPCollectorRestartLosesNothingUnreported(t *testing.T) {
 		c.IdleTimeout = 300 * time.Millisecond // records leave while podflow runs
 		c.ActiveTimeout = time.Second
 	}, url)
-	stats := func() exporter.Stats { return ag.fanout.Exporters[0].Stats() }
+	stats := func() exporter.Stats { return ag.fanout.Stats(0) }
 
 	var got1, got2 int
 	sendUDP(t, p1, p2, p2.v4, 4001, 5, 10)
