@@ -22,6 +22,8 @@ import (
 	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/exporter"
 	"github.com/podflow/podflow/exporter/ipfix"
+	"github.com/podflow/podflow/exporter/netflow5"
+	"github.com/podflow/podflow/exporter/netflow9"
 	"github.com/podflow/podflow/flow"
 	"github.com/podflow/podflow/metrics"
 )
@@ -277,6 +279,15 @@ func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error)
 				TemplateRefresh:     cfg.TemplateRefresh,
 				EnterpriseNumber:    cfg.EnterpriseNumber,
 			}, log.With(zap.String("collector", c.URL)))
+		case "netflow9":
+			e, err = netflow9.New(netflow9.Config{
+				Address:         c.Address,
+				SourceID:        cfg.ObservationDomain,
+				MTU:             cfg.MTU,
+				TemplateRefresh: cfg.TemplateRefresh,
+			}, log.With(zap.String("collector", c.URL)))
+		case "netflow5":
+			e, err = netflow5.New(netflow5.Config{Address: c.Address, MTU: cfg.MTU}, log.With(zap.String("collector", c.URL)))
 		default:
 			err = fmt.Errorf("protocol %q not supported", c.Protocol)
 		}

@@ -16,7 +16,7 @@ import (
 // ipfix+udp://collector.example:4739.
 type Collector struct {
 	URL       string // as given
-	Protocol  string // "ipfix"
+	Protocol  string // "ipfix", "netflow9" or "netflow5"
 	Transport string // "udp" or "tcp"
 	Address   string // host:port, for net.Dial
 }
@@ -29,8 +29,10 @@ type collectorScheme struct {
 }
 
 var collectorSchemes = map[string]collectorScheme{
-	"ipfix+udp": {protocol: "ipfix", transport: "udp"},
-	"ipfix+tcp": {protocol: "ipfix", transport: "tcp"},
+	"ipfix+udp":    {protocol: "ipfix", transport: "udp"},
+	"ipfix+tcp":    {protocol: "ipfix", transport: "tcp"},
+	"netflow9+udp": {protocol: "netflow9", transport: "udp"},
+	"netflow5+udp": {protocol: "netflow5", transport: "udp"},
 }
 
 // knownSchemes lists collectorSchemes for error messages, sorted.

@@ -25,7 +25,7 @@ func TestParseErrorsNameOptionAndSource(t *testing.T) {
 		{"observation domain range", []string{"--observation-domain", "4294967296"}, nil,
 			`--observation-domain: invalid integer "4294967296" (want 0..4294967295) (from command line)`},
 		{"bad collector flag", []string{"--collector", "http://x:1"}, nil,
-			`--collector: collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+udp (from command line)`},
+			`--collector: collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+udp, netflow5+udp, netflow9+udp (from command line)`},
 		{"missing file", []string{"--config", "/nonexistent/podflow.yaml"}, nil,
 			`--config: open /nonexistent/podflow.yaml: no such file or directory`},
 		{"positional argument", []string{"extra"}, nil, `unexpected argument "extra"`},

@@ -43,7 +43,7 @@ var options = []option{
 	},
 	{
 		name: "collector", arg: "URL", def: "ipfix+udp://127.0.0.1:4739", list: true,
-		help: "collector to export to, as ipfix+udp://HOST:PORT or ipfix+tcp://HOST:PORT; repeat for several",
+		help: "collector to export to, as ipfix+udp://, ipfix+tcp://, netflow9+udp:// or netflow5+udp:// (IPv4 flows only) HOST:PORT; repeat for several, each gets its own queue",
 		set: func(c *Config, v string) error {
 			col, err := ParseCollector(v)
 			if err != nil {

@@ -1,0 +1,224 @@
+package netflow5
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podflow/podflow/internal/decoders"
+)
+
+// nfcapd is a running nfdump collector writing to a temporary directory.
+type nfcapd struct {
+	addr   *net.UDPAddr
+	dir    string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	logMu  *sync.Mutex
+	exited chan struct{}
+	err    error
+}
+
+// startNfcapd runs nfcapd on a free port of 127.0.0.1 and waits until it
+// is bound; t's cleanup stops it if the test did not.
+func startNfcapd(t *testing.T) *nfcapd {
+	t.Helper()
+	path := decoders.RequireTool(t, "nfcapd")
+	port := freeUDPPort(t)
+	n := &nfcapd{
+		addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, dir: t.TempDir(),
+		log: &bytes.Buffer{}, logMu: &sync.Mutex{}, exited: make(chan struct{}),
+	}
+	n.cmd = exec.Command(path, "-p", strconv.Itoa(port), "-b", "127.0.0.1", "-w", n.dir)
+	w := lockedWriter{n.logMu, n.log}
+	n.cmd.Stdout, n.cmd.Stderr = w, w
+	if err := n.cmd.Start(); err != nil {
+		t.Fatalf("start nfcapd: %v", err)
+	}
+	go func() {
+		n.err = n.cmd.Wait()
+		close(n.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-n.exited:
+		default:
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+		}
+	})
+	poll(t, "nfcapd bound to its port", func() bool {
+		select {
+		case <-n.exited:
+			t.Fatalf("nfcapd exited (%v): %s", n.err, n.output())
+		default:
+		}
+		q, ok := udpQueue(t, port)
+		return ok && q.rx == 0
+	})
+	return n
+}
+
+func (n *nfcapd) output() string {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	return n.log.String()
+}
+
+// stop waits until nfcapd has read every datagram waiting in its socket,
+// checks the kernel dropped none, and terminates it, which flushes its
+// file. It returns the path of that file.
+func (n *nfcapd) stop(t *testing.T) string {
+	t.Helper()
+	poll(t, "nfcapd reading its socket empty", func() bool {
+		q, ok := udpQueue(t, n.addr.Port)
+		if ok && q.drops != 0 {
+			t.Fatalf("the kernel dropped %d datagrams to nfcapd", q.drops)
+		}
+		return ok && q.rx == 0
+	})
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(waitLimit):
+		t.Fatalf("nfcapd still running %v after SIGTERM", waitLimit)
+	}
+	files, err := filepath.Glob(filepath.Join(n.dir, "nfcapd.[0-9]*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("nfcapd files %v (%v): %s", files, err, n.output())
+	}
+	return files[0]
+}
+
+// sequenceErrors is what nfcapd's closing line and nfdump -I say about
+// sequence failures, which must agree.
+func sequenceErrors(t *testing.T, n *nfcapd, file string) int {
+	t.Helper()
+	m := regexp.MustCompile(`Sequence Errors: (\d+)`).FindStringSubmatch(n.output())
+	if m == nil {
+		t.Fatalf("no sequence errors in nfcapd's output: %s", n.output())
+	}
+	out := runNfdump(t, "-I", "-r", file)
+	m2 := regexp.MustCompile(`Sequence failures: (\d+)`).FindSubmatch(out)
+	if m2 == nil || m[1] != string(m2[1]) {
+		t.Fatalf("nfcapd says %s sequence errors, nfdump -I: %s", m[1], out)
+	}
+	v, _ := strconv.Atoi(m[1])
+	return v
+}
+
+func runNfdump(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(decoders.RequireTool(t, "nfdump"), args...)
+	cmd.Env = append(os.Environ(), "TZ=UTC") // nfdump prints local times
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", cmd, err, stderr.Bytes())
+	}
+	return out
+}
+
+// nfdumpRecords reads a file's records with nfdump's JSON output.
+func nfdumpRecords(t *testing.T, file string) []map[string]any {
+	t.Helper()
+	out := runNfdump(t, "-r", file, "-o", "json")
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	var recs []map[string]any
+	if err := dec.Decode(&recs); err != nil {
+		t.Fatalf("nfdump json: %v: %s", err, out)
+	}
+	return recs
+}
+
+// nfdumpFlags turns nfdump's flag string ("CEUAPRSF", '.' for unset) back
+// into the TCP flags octet.
+func nfdumpFlags(s string) (uint8, error) {
+	if len(s) != 8 {
+		return 0, fmt.Errorf("tcp flags %q", s)
+	}
+	var v uint8
+	for i, c := range s {
+		if c != '.' {
+			if c != rune("CEUAPRSF"[i]) {
+				return 0, fmt.Errorf("tcp flags %q", s)
+			}
+			v |= 1 << (7 - i)
+		}
+	}
+	return v, nil
+}
+
+// nfdumpTime parses nfdump's JSON times (UTC under TZ=UTC).
+func nfdumpTime(v any) (time.Time, error) {
+	s, _ := v.(string)
+	return time.Parse("2006-01-02T15:04:05.000", s)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// socketQueue is a UDP socket's receive queue and drop count.
+type socketQueue struct{ rx, drops uint64 }
+
+// udpQueue finds the IPv4 UDP socket bound to 127.0.0.1:port in the
+// kernel's socket table.
+func udpQueue(t *testing.T, port int) (socketQueue, bool) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/udp")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Fatal("no /proc/net/udp")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 || f[1] != local {
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		q, err1 := strconv.ParseUint(rx, 16, 64)
+		drops, err2 := strconv.ParseUint(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("/proc/net/udp line %q", line)
+		}
+		return socketQueue{rx: q, drops: drops}, true
+	}
+	return socketQueue{}, false
+}

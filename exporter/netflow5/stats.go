@@ -1,0 +1,38 @@
+package netflow5
+
+import (
+	"sync/atomic"
+
+	"github.com/podflow/podflow/exporter"
+)
+
+// counters are the running totals behind Stats: atomics, so Stats may be
+// read from another goroutine while Export runs.
+type counters struct {
+	recordsSent, recordsLost, messagesSent, bytesSent atomic.Uint64
+	sendErrors, unexportable                          atomic.Uint64
+	clampedIfIndex, clampedCounters, clampedTimes     atomic.Uint64
+}
+
+func (c *counters) snapshot() exporter.Stats {
+	return exporter.Stats{
+		RecordsSent:  c.recordsSent.Load(),
+		RecordsLost:  c.recordsLost.Load(),
+		MessagesSent: c.messagesSent.Load(),
+		BytesSent:    c.bytesSent.Load(),
+		SendErrors:   c.sendErrors.Load(),
+	}
+}
+
+func (c *counters) addClamps(k clamps) {
+	c.clampedIfIndex.Add(uint64(k.ifIndex))
+	c.clampedCounters.Add(uint64(k.counters))
+	c.clampedTimes.Add(uint64(k.times))
+}
+
+// Clamps counts records sent with a value cut to fit v5's fields.
+type Clamps struct {
+	IfIndex  uint64 // input or output ifindex above 65535, sent as 65535
+	Counters uint64 // packets or octets above 2³²−1, sent as 2³²−1
+	Times    uint64 // first or last packet before Boot, sent as uptime 0
+}
