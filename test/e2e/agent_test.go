@@ -153,6 +153,9 @@ func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
 	go func() {
 		defer close(drained)
 		for r := range c.Records() {
+			if r.Options { // exporter statistics, interface names, type records: not flows
+				continue
+			}
 			ic.mu.Lock()
 			ic.records = append(ic.records, r.Record)
 			ic.templates = append(ic.templates, r.TemplateID)
