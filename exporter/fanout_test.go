@@ -50,12 +50,13 @@ func TestFanoutIsolatesASlowCollector(t *testing.T) {
 		if b == 0 {
 			<-slow.entered // the slow collector holds the first batch from now on
 		}
+		// Drain cycles are seconds apart: the fast collector keeps up.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(fast.Snapshot()) < (b+1)*size && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // polling a condition with a deadline
+		}
 	}
 	// The fast collector got everything, in order, unaltered.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(fast.Snapshot()) < batches*size && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
 	got := fast.Snapshot()
 	if len(got) != batches*size {
 		t.Fatalf("fast collector got %d records, want %d", len(got), batches*size)
