@@ -82,7 +82,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	if err != nil {
 		return err
 	}
-	sink, err := newExporters(cfg, log)
+	names := &interfaceNames{}
+	sink, err := newExporters(cfg, names, log)
 	if err != nil {
 		return err
 	}
@@ -154,6 +155,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	if err != nil {
 		return err
 	}
+	names.w.Store(watcher)
 	reg := metrics.New()
 	registerMetrics(reg, objs, events, table, sink, owned, nat)
 	registerWatcherMetrics(reg, watcher)
@@ -262,7 +264,7 @@ func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Opt
 	return w, release, nil
 }
 
-func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error) {
+func newExporters(cfg *config.Config, names *interfaceNames, log *zap.Logger) (*exporter.Fanout, error) {
 	f := &exporter.Fanout{Log: log}
 	for _, c := range cfg.Collectors {
 		var (
@@ -271,14 +273,22 @@ func newExporters(cfg *config.Config, log *zap.Logger) (*exporter.Fanout, error)
 		)
 		switch c.Protocol {
 		case "ipfix":
-			e, err = ipfix.New(ipfix.Config{
+			ic := ipfix.Config{
 				Network:             c.Transport,
 				Address:             c.Address,
 				ObservationDomainID: cfg.ObservationDomain,
 				MTU:                 cfg.MTU,
 				TemplateRefresh:     cfg.TemplateRefresh,
 				EnterpriseNumber:    cfg.EnterpriseNumber,
-			}, log.With(zap.String("collector", c.URL)))
+				NoOptions:           !cfg.IPFIXOptions,
+				InterfaceName:       names.lookup,
+			}
+			if c.Transport == "tls" {
+				if ic.TLS, err = collectorTLS(cfg); err != nil {
+					break
+				}
+			}
+			e, err = ipfix.New(ic, log.With(zap.String("collector", c.URL)))
 		case "netflow9":
 			e, err = netflow9.New(netflow9.Config{
 				Address:         c.Address,

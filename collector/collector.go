@@ -12,6 +12,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,9 +40,13 @@ type Received struct {
 	ExportTime          time.Time
 	Exporter            string // exporter's transport address, "ip:port"
 	TemplateID          uint16
-	// Options marks a record of an options template (exporter statistics and
-	// the like): flow.Record is then zero and every field is in Extra.
+	// Options marks a record of an options template (exporter statistics,
+	// interface names, RFC 5610 element types): flow.Record is then zero,
+	// every field is in Extra, and Scope names the scope fields.
 	Options bool
+	// Scope holds the Extra keys of an options record's scope fields, in
+	// template order (e.g. ["exportingProcessId"]); nil for flow records.
+	Scope []string
 	// Extra holds every element not mapped into flow.Record, by IE name;
 	// elements missing from the registry are named "en<PEN>:id<ID>", and an
 	// element repeated in one record gets "#2", "#3", ... An alternative the
@@ -66,6 +71,10 @@ type Stats struct {
 	// RecordsMissing counts data records that exporters' sequence numbers say
 	// were sent but never arrived (forward gaps only).
 	RecordsMissing uint64
+	// HandshakeErrors counts TLS connections dropped in their handshake
+	// (an exporter without a trusted certificate, one that does not trust
+	// ours, or one that does not speak TLS).
+	HandshakeErrors uint64
 }
 
 // Collector receives IPFIX messages on one socket and decodes them in the
@@ -81,20 +90,42 @@ type Collector struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	nMessages, nRecords, nTemplates, nDecodeErrors, nNoTemplate, nMissing atomic.Uint64
+	nMessages, nRecords, nTemplates, nDecodeErrors, nNoTemplate, nMissing, nHandshake atomic.Uint64
 }
 
 // recordsBuffer decouples the decoder from a consumer that is briefly slow;
 // beyond it the decoder waits and the socket's own buffer takes the rest.
 const recordsBuffer = 1024
 
-// Listen opens listen ("udp://host:port" or "tcp://host:port", host may be
-// an IPv6 address in brackets, port 0 picks a free port) and decodes what
-// arrives in the background until ctx is done or Close is called.
-func Listen(ctx context.Context, listen string, log *zap.Logger) (*Collector, error) {
+// ListenOption configures Listen.
+type ListenOption func(*listenConfig)
+
+type listenConfig struct {
+	tls *tls.Config
+}
+
+// WithTLS gives the certificate (and, for mutual TLS, ClientCAs and
+// ClientAuth) a "tls://" listener presents; it is required for one and
+// refused for udp:// and tcp://.
+func WithTLS(cfg *tls.Config) ListenOption {
+	return func(c *listenConfig) { c.tls = cfg }
+}
+
+// Listen opens listen ("udp://host:port", "tcp://host:port" or
+// "tls://host:port" with WithTLS; host may be an IPv6 address in brackets,
+// port 0 picks a free port) and decodes what arrives in the background
+// until ctx is done or Close is called.
+func Listen(ctx context.Context, listen string, log *zap.Logger, opts ...ListenOption) (*Collector, error) {
 	network, address, err := parseListen(listen)
 	if err != nil {
 		return nil, err
+	}
+	var lcfg listenConfig
+	for _, o := range opts {
+		o(&lcfg)
+	}
+	if (network == "tls") != (lcfg.tls != nil) {
+		return nil, fmt.Errorf("collector: listen %s: a TLS config is needed for tls:// and only for it", listen)
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -117,10 +148,13 @@ func Listen(ctx context.Context, listen string, log *zap.Logger) (*Collector, er
 		c.closers = append(c.closers, conn.Close)
 		c.wg.Add(1)
 		go c.serveUDP(conn.(*net.UDPConn))
-	case "tcp":
+	case "tcp", "tls":
 		ln, err := lc.Listen(ctx, "tcp", address)
 		if err != nil {
 			return nil, fmt.Errorf("collector: listen %s: %w", listen, err)
+		}
+		if lcfg.tls != nil {
+			ln = tls.NewListener(ln, lcfg.tls)
 		}
 		c.addr = ln.Addr()
 		c.closers = append(c.closers, ln.Close)
@@ -144,9 +178,9 @@ func parseListen(listen string) (network, address string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("collector: listen address %q: %w", listen, err)
 	}
-	if (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" || u.Opaque != "" || u.User != nil ||
+	if (u.Scheme != "udp" && u.Scheme != "tcp" && u.Scheme != "tls") || u.Host == "" || u.Opaque != "" || u.User != nil ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", "", fmt.Errorf("collector: listen address %q: want udp://host:port or tcp://host:port", listen)
+		return "", "", fmt.Errorf("collector: listen address %q: want udp://host:port, tcp://host:port or tls://host:port", listen)
 	}
 	if _, _, err := net.SplitHostPort(u.Host); err != nil {
 		return "", "", fmt.Errorf("collector: listen address %q: %w", listen, err)
@@ -171,6 +205,7 @@ func (c *Collector) Stats() Stats {
 		DecodeErrors:            c.nDecodeErrors.Load(),
 		DataSetsWithoutTemplate: c.nNoTemplate.Load(),
 		RecordsMissing:          c.nMissing.Load(),
+		HandshakeErrors:         c.nHandshake.Load(),
 	}
 }
 

@@ -108,6 +108,7 @@ func TestSeveralSetsPerMessage(t *testing.T) {
 	smallWant.Record = flow.Record{Key: flow.Key{IfIndex: 6, Direction: flow.Egress}, Counters: flow.Counters{Octets: 100}}
 	optsWant := header(conn, 40, 258)
 	optsWant.Options = true
+	optsWant.Scope = []string{"observationDomainId"}
 	optsWant.Extra = map[string]any{"observationDomainId": uint64(1), "exportedFlowRecordTotalCount": uint64(12345)}
 
 	for i, want := range []Received{v6Want, v6Want, smallWant, optsWant} {

@@ -33,6 +33,9 @@ func FormatJSON(r Received) []byte {
 	w.add("templateId", r.TemplateID)
 	if r.Options {
 		w.add("options", true)
+		if len(r.Scope) > 0 {
+			w.add("scope", r.Scope)
+		}
 	} else {
 		addFlowJSON(&w, r.Record)
 	}
@@ -237,6 +240,9 @@ func FormatText(r Received) string {
 	b.WriteString(start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	if r.Options {
 		fmt.Fprintf(&b, " options exporter=%s domain=%d template=%d", r.Exporter, r.ObservationDomainID, r.TemplateID)
+		if len(r.Scope) > 0 {
+			fmt.Fprintf(&b, " scope=%s", strings.Join(r.Scope, ","))
+		}
 	} else {
 		writeFlowText(&b, r.Record)
 	}

@@ -55,6 +55,7 @@ func icmpv6Record() Received {
 func optionsRecord() Received {
 	r := header7(5, 258)
 	r.Options = true
+	r.Scope = []string{"observationDomainId"}
 	r.Extra = map[string]any{"observationDomainId": uint64(7), "exportedFlowRecordTotalCount": uint64(12345)}
 	return r
 }
@@ -97,7 +98,7 @@ func TestFormatJSONKeys(t *testing.T) {
 		want: map[string]any{
 			"exporter": "127.0.0.1:50000", "observationDomainId": json.Number("7"), "sequenceNumber": json.Number("5"),
 			"exportTime": json.Number("1795316647"), "templateId": json.Number("258"), "options": true,
-			"exportedFlowRecordTotalCount": json.Number("12345"),
+			"scope": []any{"observationDomainId"}, "exportedFlowRecordTotalCount": json.Number("12345"),
 		},
 	}, {
 		name: "record without times or addresses",
@@ -140,7 +141,7 @@ func TestFormatText(t *testing.T) {
 		{tcpRecord(), "2026-11-22T03:04:05.123Z tcp 10.0.0.1:34567 -> 10.0.0.2:80 if=5 ingress pkts=10 bytes=840 flags=SYN,ACK,FIN reason=idle dur=1.234s"},
 		{icmpv6Record(), "2026-11-22T03:04:05.123Z icmpv6 fd00::1 -> fd00::2 type=1 code=4 if=4 egress pkts=2 bytes=1280 reason=forced dur=1.234s" +
 			` en99999:id1=0x01020304 flowDirection=5 flowStartSeconds=2026-11-22T03:04:05Z sourceMacAddress=02:00:00:00:00:01 sourcePodName="web 0"`},
-		{optionsRecord(), "2026-11-22T03:04:07.000Z options exporter=127.0.0.1:50000 domain=7 template=258 exportedFlowRecordTotalCount=12345 observationDomainId=7"},
+		{optionsRecord(), "2026-11-22T03:04:07.000Z options exporter=127.0.0.1:50000 domain=7 template=258 scope=observationDomainId exportedFlowRecordTotalCount=12345 observationDomainId=7"},
 		{Received{Record: flow.Record{Key: flow.Key{Tuple: flow.Tuple{SrcAddr: netip.MustParseAddr("2001:db8::1"), SrcPort: 1, DstPort: 2, Proto: 47}}, Counters: flow.Counters{TCPFlags: 0x1ff | 0x200}}},
 			"0001-01-01T00:00:00.000Z proto47 [2001:db8::1]:1 -> -:2 if=0 ingress pkts=0 bytes=0 flags=SYN,ACK,PSH,URG,ECE,CWR,NS,FIN,RST,0x200"},
 	}

@@ -325,9 +325,10 @@ func (b *recordBuilder) extraIf(o optional) {
 	}
 }
 
-// extra stores an element by name; repeats of a name get "#2", "#3", ...
-// (RFC 7011 allows an element to appear more than once in a template).
-func (b *recordBuilder) extra(name string, v any) {
+// extra stores an element by name and returns its key; repeats of a name
+// get "#2", "#3", ... (RFC 7011 allows an element to appear more than once
+// in a template).
+func (b *recordBuilder) extra(name string, v any) string {
 	if b.r.Extra == nil {
 		b.r.Extra = make(map[string]any)
 	}
@@ -339,4 +340,5 @@ func (b *recordBuilder) extra(name string, v any) {
 		key = fmt.Sprintf("%s#%d", name, i)
 	}
 	b.r.Extra[key] = v
+	return key
 }

@@ -179,7 +179,7 @@ func decodeDataRecord(t *template, b []byte, r *Received) (int, []error, error) 
 	builder := recordBuilder{r: r}
 	r.Options = t.scopeCount > 0
 	n := 0
-	for _, f := range t.fields {
+	for i, f := range t.fields {
 		l := int(f.length)
 		if f.length == variableLength { // RFC 7011 §7: 1-byte length, or 255 then a 2-byte length
 			if n >= len(b) {
@@ -204,7 +204,10 @@ func decodeDataRecord(t *template, b []byte, r *Received) (int, []error, error) 
 			continue
 		}
 		if r.Options {
-			builder.extra(f.name, decodeValue(f.kind, v))
+			key := builder.extra(f.name, decodeValue(f.kind, v))
+			if i < t.scopeCount {
+				r.Scope = append(r.Scope, key)
+			}
 		} else {
 			builder.add(f, decodeValue(f.kind, v))
 		}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,8 @@ import (
 
 // Options configure Run.
 type Options struct {
-	Listen string      // "udp://127.0.0.1:4739" or "tcp://[::1]:4739"; port 0 picks a free port; "" means DefaultListen
+	Listen string      // "udp://127.0.0.1:4739", "tcp://[::1]:4739" or "tls://..."; port 0 picks a free port; "" means DefaultListen
+	TLS    *tls.Config // for a tls:// Listen: the collector's certificate, ClientCAs for mutual TLS
 	Format string      // "json" (default) or "text"
 	Out    io.Writer   // where lines go
 	Log    *zap.Logger // may be nil
@@ -41,7 +43,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := Listen(ctx, listen, log)
+	var lopts []ListenOption
+	if opts.TLS != nil {
+		lopts = append(lopts, WithTLS(opts.TLS))
+	}
+	c, err := Listen(ctx, listen, log, lopts...)
 	if err != nil {
 		return err
 	}
@@ -49,7 +55,7 @@ func Run(ctx context.Context, opts Options) error {
 		st := c.Stats()
 		log.Info("collector stopped", zap.Uint64("messages", st.MessagesReceived), zap.Uint64("records", st.RecordsReceived),
 			zap.Uint64("decodeErrors", st.DecodeErrors), zap.Uint64("dataSetsWithoutTemplate", st.DataSetsWithoutTemplate),
-			zap.Uint64("recordsMissing", st.RecordsMissing))
+			zap.Uint64("recordsMissing", st.RecordsMissing), zap.Uint64("handshakeErrors", st.HandshakeErrors))
 	}()
 	if opts.Ready != nil {
 		opts.Ready(c.Addr())

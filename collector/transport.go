@@ -2,6 +2,8 @@ package collector
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -91,6 +93,9 @@ func (c *Collector) serveConn(conn net.Conn) {
 	if ap, err := netip.ParseAddrPort(exporter); err == nil {
 		exporter = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 	}
+	if tc, ok := conn.(*tls.Conn); ok && !c.handshake(tc, exporter) {
+		return
+	}
 	s := newSession(exporter)
 	r := bufio.NewReaderSize(conn, 1<<16)
 	buf := make([]byte, 1<<16)
@@ -115,6 +120,26 @@ func (c *Collector) serveConn(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// handshakeTimeout bounds a TLS handshake, so a client that connects and
+// says nothing does not hold a goroutine until the collector closes.
+const handshakeTimeout = 10 * time.Second
+
+// handshake completes a TLS handshake (the first read would, but then a
+// failed handshake would pass for a broken IPFIX stream), counting failures.
+func (c *Collector) handshake(conn *tls.Conn, exporter string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	err := conn.HandshakeContext(ctx)
+	if err == nil {
+		return true
+	}
+	if !c.closing() {
+		c.nHandshake.Add(1)
+		c.log.Warn("TLS handshake with exporter failed", zap.String("exporter", exporter), zap.Error(err))
+	}
+	return false
 }
 
 // streamBroken counts and logs a TCP stream that cannot go on, unless the

@@ -31,6 +31,7 @@ type collectorScheme struct {
 var collectorSchemes = map[string]collectorScheme{
 	"ipfix+udp":    {protocol: "ipfix", transport: "udp"},
 	"ipfix+tcp":    {protocol: "ipfix", transport: "tcp"},
+	"ipfix+tls":    {protocol: "ipfix", transport: "tls"},
 	"netflow9+udp": {protocol: "netflow9", transport: "udp"},
 	"netflow5+udp": {protocol: "netflow5", transport: "udp"},
 }

@@ -26,7 +26,7 @@ func TestParseCollectorGood(t *testing.T) {
 
 func TestParseCollectorBad(t *testing.T) {
 	cases := []struct{ raw, want string }{
-		{"http://x:1", `collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+udp, netflow5+udp, netflow9+udp`},
+		{"http://x:1", `collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+tls, ipfix+udp, netflow5+udp, netflow9+udp`},
 		{"127.0.0.1:4739", `invalid collector URL "127.0.0.1:4739": parse "127.0.0.1:4739": first path segment in URL cannot contain colon`},
 		{"ipfix+udp://host", `collector URL "ipfix+udp://host": want HOST:PORT after ipfix+udp://: address host: missing port in address`},
 		{"ipfix+udp://:4739", `collector URL "ipfix+udp://:4739": missing host`},
@@ -38,7 +38,7 @@ func TestParseCollectorBad(t *testing.T) {
 		{"ipfix+udp://a:1/path", `collector URL "ipfix+udp://a:1/path": want ipfix+udp://HOST:PORT and nothing else`},
 		{"ipfix+udp://a:1?x=y", `collector URL "ipfix+udp://a:1?x=y": want ipfix+udp://HOST:PORT and nothing else`},
 		{"ipfix+udp://u@a:1", `collector URL "ipfix+udp://u@a:1": want ipfix+udp://HOST:PORT and nothing else`},
-		{"", `collector URL "": unknown scheme "", want one of ipfix+tcp, ipfix+udp, netflow5+udp, netflow9+udp`},
+		{"", `collector URL "": unknown scheme "", want one of ipfix+tcp, ipfix+tls, ipfix+udp, netflow5+udp, netflow9+udp`},
 	}
 	for _, tc := range cases {
 		_, err := ParseCollector(tc.raw)

@@ -43,6 +43,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// PollInterval is how often the kernel flow map is drained.
 	PollInterval time.Duration
+	// CollectorCA, CollectorCert and CollectorKey configure TLS towards
+	// ipfix+tls:// collectors.
+	CollectorCA, CollectorCert, CollectorKey string
+	// IPFIXOptions sends IPFIX options records.
+	IPFIXOptions bool
 	// ObservationDomain is the IPFIX observation domain ID.
 	ObservationDomain uint32
 	// MTU is the path MTU towards the collectors; export messages fit in it.

@@ -25,7 +25,7 @@ func TestParseErrorsNameOptionAndSource(t *testing.T) {
 		{"observation domain range", []string{"--observation-domain", "4294967296"}, nil,
 			`--observation-domain: invalid integer "4294967296" (want 0..4294967295) (from command line)`},
 		{"bad collector flag", []string{"--collector", "http://x:1"}, nil,
-			`--collector: collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+udp, netflow5+udp, netflow9+udp (from command line)`},
+			`--collector: collector URL "http://x:1": unknown scheme "http", want one of ipfix+tcp, ipfix+tls, ipfix+udp, netflow5+udp, netflow9+udp (from command line)`},
 		{"missing file", []string{"--config", "/nonexistent/podflow.yaml"}, nil,
 			`--config: open /nonexistent/podflow.yaml: no such file or directory`},
 		{"positional argument", []string{"extra"}, nil, `unexpected argument "extra"`},
@@ -64,7 +64,7 @@ func TestHelp(t *testing.T) {
 func TestUnknownYAMLKey(t *testing.T) {
 	path := writeFile(t, "p.yaml", "mtu: 1400\nactiv-timeout: 30s\nconfig: other.yaml\n")
 	got := loadErr(t, []string{"--config", path}, nil)
-	known := "collector, interfaces, veth, mode, active-timeout, idle-timeout, poll-interval, observation-domain, mtu, template-refresh, max-flows, precise-timestamps, tcp-rtt, tcp-retransmits, kernel-drops, handshake-rtt, wire-retransmits, process-context, nat-context, kubernetes, kubeconfig, node-name, kube-remote-pods, kube-labels, once-per-cluster, metrics-listen, enterprise-number, log-level"
+	known := "collector, interfaces, veth, mode, active-timeout, idle-timeout, poll-interval, collector-ca, collector-cert, collector-key, ipfix-options, observation-domain, mtu, template-refresh, max-flows, precise-timestamps, tcp-rtt, tcp-retransmits, kernel-drops, handshake-rtt, wire-retransmits, process-context, nat-context, kubernetes, kubeconfig, node-name, kube-remote-pods, kube-labels, once-per-cluster, metrics-listen, enterprise-number, log-level"
 	want := path + `:2: unknown key "activ-timeout" (known keys: ` + known + ")\n" +
 		path + `:3: unknown key "config" (known keys: ` + known + ")"
 	if got != want {

@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		MaxFlows:          32768,
 		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
 		ProcessContext: true, NATContext: true, MetricsListen: "127.0.0.1:9750",
-		Kubernetes: true, KubeRemotePods: true, KubeLabels: []string{"app", "app.kubernetes.io/name"}, OncePerCluster: true,
+		IPFIXOptions: true, Kubernetes: true, KubeRemotePods: true, KubeLabels: []string{"app", "app.kubernetes.io/name"}, OncePerCluster: true,
 		EnterpriseNumber: 32473,
 		LogLevel:         "info",
 	}
@@ -140,7 +140,7 @@ log-level: debug
 		MaxFlows:          65536,
 		TCPRTT:            true, TCPRetransmits: true, KernelDrops: true, HandshakeRTT: true, WireRetransmits: true,
 		ProcessContext: true, NATContext: true, MetricsListen: "127.0.0.1:9750",
-		Kubernetes: true, KubeRemotePods: true, KubeLabels: []string{"app", "app.kubernetes.io/name"}, OncePerCluster: true,
+		IPFIXOptions: true, Kubernetes: true, KubeRemotePods: true, KubeLabels: []string{"app", "app.kubernetes.io/name"}, OncePerCluster: true,
 		EnterpriseNumber: 32473,
 		LogLevel:         "debug",
 	}

@@ -43,7 +43,7 @@ var options = []option{
 	},
 	{
 		name: "collector", arg: "URL", def: "ipfix+udp://127.0.0.1:4739", list: true,
-		help: "collector to export to, as ipfix+udp://, ipfix+tcp://, netflow9+udp:// or netflow5+udp:// (IPv4 flows only) HOST:PORT; repeat for several, each gets its own queue",
+		help: "collector to export to, as ipfix+udp://, ipfix+tcp://, ipfix+tls://, netflow9+udp:// or netflow5+udp:// (IPv4 flows only) HOST:PORT; repeat for several, each gets its own queue",
 		set: func(c *Config, v string) error {
 			col, err := ParseCollector(v)
 			if err != nil {
@@ -85,6 +85,26 @@ var options = []option{
 		func(c *Config) *time.Duration { return &c.IdleTimeout }),
 	durationOption("poll-interval", "1s", "how often the kernel flow map is drained; at most the idle and active timeouts",
 		func(c *Config) *time.Duration { return &c.PollInterval }),
+	{
+		name: "collector-ca", arg: "FILE", def: "",
+		help: "PEM CA bundle that ipfix+tls:// collectors' certificates must chain to; empty: the system roots",
+		set:  func(c *Config, v string) error { c.CollectorCA = v; return nil },
+		show: func(c *Config) any { return c.CollectorCA },
+	},
+	{
+		name: "collector-cert", arg: "FILE", def: "",
+		help: "PEM client certificate for ipfix+tls:// collectors that want one (with --collector-key)",
+		set:  func(c *Config, v string) error { c.CollectorCert = v; return nil },
+		show: func(c *Config) any { return c.CollectorCert },
+	},
+	{
+		name: "collector-key", arg: "FILE", def: "",
+		help: "PEM private key of --collector-cert",
+		set:  func(c *Config, v string) error { c.CollectorKey = v; return nil },
+		show: func(c *Config) any { return c.CollectorKey },
+	},
+	boolOption("ipfix-options", "true", "send IPFIX options records: exporter reliability statistics, interface names, RFC 5610 types of the enterprise elements (go-ipfix's collector, hence Antrea's aggregator, cannot read them over TCP/TLS)",
+		func(c *Config) *bool { return &c.IPFIXOptions }),
 	{
 		name: "observation-domain", arg: "N", def: "1",
 		help: "IPFIX observation domain ID",

@@ -28,7 +28,7 @@ func TestValidateRules(t *testing.T) {
 		{"max-flows high", func(c *Config) { c.MaxFlows = 1<<24 + 1 }, "--max-flows: must be in 1024..16777216, got 16777217"},
 		{"no collector", func(c *Config) { c.Collectors = nil }, "--collector: at least one collector is required"},
 		{"collector scheme", func(c *Config) { c.Collectors = []Collector{{URL: "sflow+udp://a:1"}} },
-			`--collector: collector URL "sflow+udp://a:1": unknown scheme "sflow+udp", want one of ipfix+tcp, ipfix+udp, netflow5+udp, netflow9+udp`},
+			`--collector: collector URL "sflow+udp://a:1": unknown scheme "sflow+udp", want one of ipfix+tcp, ipfix+tls, ipfix+udp, netflow5+udp, netflow9+udp`},
 		{"collector fields", func(c *Config) { c.Collectors = []Collector{{URL: "ipfix+udp://a:1", Address: "b:2"}} },
 			`--collector: "ipfix+udp://a:1": fields do not match the URL (use ParseCollector)`},
 		{"interface glob", func(c *Config) { c.Interfaces = []string{"eth["} },

@@ -1,6 +1,8 @@
 package ipfix
 
 import (
+	"crypto/tls"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +33,19 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.MTU != 1500 || c.TemplateRefresh != 10*time.Minute || c.DialTimeout != time.Second ||
-		c.ReconnectBackoff != time.Second || c.Now == nil {
+		c.ReconnectBackoff != time.Second || c.Now == nil || c.StatsInterval != time.Minute ||
+		c.ExportingProcessID != uint32(os.Getpid()) || c.TLS != nil {
 		t.Errorf("defaults: %+v", c)
+	}
+	if c, err := (Config{Network: "tls", Address: "127.0.0.1:4739"}).withDefaults(); err != nil || c.TLS == nil || !c.stream() {
+		t.Errorf("tls defaults: %+v, %v", c, err)
 	}
 	for _, tc := range []struct {
 		cfg  Config
 		want string
 	}{
 		{Config{Network: "sctp", Address: "127.0.0.1:4739"}, `network "sctp"`},
+		{Config{Network: "tcp", Address: "127.0.0.1:4739", TLS: &tls.Config{}}, "only for network tls"},
 		{Config{Network: "udp", Address: "127.0.0.1"}, "collector address"},
 		{Config{Network: "udp", Address: "127.0.0.1:4739", DialTimeout: -1}, "negative duration"},
 		{Config{Network: "udp", Address: "127.0.0.1:4739", MTU: 100}, "template 256 does not fit a 72-octet message"},

@@ -1,6 +1,7 @@
 package ipfix
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -19,7 +20,13 @@ type peerChecker struct {
 	scratch []byte
 }
 
+// Over TLS it reads the TCP socket under the TLS layer. What it discards
+// there are TLS records (session tickets, the collector's alert before it
+// closes): harmless, as the exporter never reads from the collector.
 func newPeerChecker(c net.Conn) peerChecker {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return peerChecker{}

@@ -16,7 +16,7 @@ import (
 func TestEveryFieldDecodesToTheValueSent(t *testing.T) {
 	col := startCollector(t, "udp", "127.0.0.1:0")
 	clock := newFakeClock()
-	e, err := New(Config{Network: "udp", Address: col.address(), ObservationDomainID: 42, Now: clock.Now}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: col.address(), ObservationDomainID: 42, Now: clock.Now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func decodedFields(r entities.Record) map[string]any {
 
 func TestInvalidAddressesAreCountedLost(t *testing.T) {
 	col := startCollector(t, "udp", "127.0.0.1:0")
-	e, err := New(Config{Network: "udp", Address: col.address()}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: col.address()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,9 +13,11 @@ import (
 	"github.com/podflow/podflow/flow"
 )
 
-// Exporter sends flow records to one IPFIX collector. Export and Close must
-// be called from one goroutine; Stats from any.
+// Exporter sends flow records to one IPFIX collector. Export, Close, Stats
+// and NotSent may be called from any goroutine; Export and Close serialise
+// on a mutex they share with the statistics timer.
 type Exporter struct {
+	mu   sync.Mutex // everything below but stats
 	cfg  Config
 	log  *zap.Logger
 	dial func(network, address string, timeout time.Duration) (net.Conn, error)
@@ -30,9 +33,20 @@ type Exporter struct {
 	seq           uint32      // data records sent in this transport session
 	connectedOnce bool
 	dialFailing   bool      // last dial failed: log the next failures quietly
+	dialErr       error     // why the last dial failed, while no connection
 	lastDial      time.Time // by cfg.Now
 	templatesAt   time.Time // last successful template send, by cfg.Now
 	closed        bool
+
+	options    *optionsTemplates // nil with cfg.NoOptions
+	optionsBuf []byte            // options data messages, reused
+	started    time.Time         // by cfg.Now: the start of the statistics' window
+	statsAt    time.Time         // last statistics record sent, by cfg.Now
+	named      map[uint32]bool   // interfaces named in this round
+	pendingIfs []uint32          // scratch: interfaces to name in this call
+	stopTimer  chan struct{}     // closed by Close: ends the statistics timer
+	timerDone  chan struct{}
+	stopOnce   sync.Once
 
 	// per Export call
 	now            time.Time
@@ -54,9 +68,10 @@ var (
 // not an error here: Export retries the connection (and counts what it
 // cannot send).
 func New(cfg Config, log *zap.Logger) (*Exporter, error) {
-	return newExporter(cfg, log, net.DialTimeout)
+	return newExporter(cfg, log, nil)
 }
 
+// newExporter is New with the dialer a test chooses; nil dials the network.
 func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Duration) (net.Conn, error)) (*Exporter, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -65,13 +80,23 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if dial == nil {
+		dial = net.DialTimeout
+		if cfg.Network == "tls" {
+			dial = tlsDialer(cfg.TLS)
+		}
+	}
 	e := &Exporter{
-		cfg:  cfg,
-		log:  log.With(zap.String("collector", cfg.Network+"://"+cfg.Address)),
-		dial: dial,
+		cfg:   cfg,
+		log:   log.With(zap.String("collector", cfg.Network+"://"+cfg.Address)),
+		dial:  dial,
+		named: map[uint32]bool{},
 	}
 	e.limit = messageLimit(cfg.MTU, cfg.Address)
 	e.layouts = map[layoutKey]*layout{}
+	if TemplateID(true, exporter.GroupAll) >= TemplateIDExporterStats {
+		return nil, errors.New("ipfix: data template ids reach the options template ids: too many field groups")
+	}
 	// The smallest and the widest templates of each family: every field is
 	// checked against the registry, and the MTU against the widest record,
 	// before anything is sent.
@@ -82,8 +107,19 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 			}
 		}
 	}
+	if !cfg.NoOptions {
+		if e.options, err = newOptionsTemplates(cfg, e.limit); err != nil {
+			return nil, err
+		}
+		e.optionsBuf = make([]byte, 0, e.limit)
+	}
 	e.beginCall()
+	e.started, e.statsAt = e.now, e.now
 	e.connect()
+	if e.options != nil && e.options.stats != nil {
+		e.stopTimer, e.timerDone = make(chan struct{}), make(chan struct{})
+		go e.statsTimer(cfg.StatsInterval)
+	}
 	return e, nil
 }
 
@@ -93,8 +129,10 @@ func (e *Exporter) Export(records []flow.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.closed {
-		e.stats.recordsLost.Add(uint64(len(records)))
+		e.stats.lose(records...)
 		return errClosed
 	}
 	e.beginCall()
@@ -102,16 +140,17 @@ func (e *Exporter) Export(records []flow.Record) error {
 	if e.usable() && e.cfg.Network == "udp" && !e.now.Before(e.templatesAt.Add(e.cfg.TemplateRefresh)) {
 		e.sendTemplates()
 	}
+	e.nameInterfaces(records)
 	for i := range records {
 		r := &records[i]
 		l, err := e.layoutFor(r)
 		if err != nil {
-			e.stats.recordsLost.Add(1)
+			e.stats.lose(*r)
 			failed.add(1, err)
 			continue
 		}
-		if err := e.announce(l); err != nil {
-			e.stats.recordsLost.Add(1)
+		if err := e.announce(&l.tmpl); err != nil {
+			e.stats.lose(*r)
 			failed.add(1, err)
 			continue
 		}
@@ -125,12 +164,15 @@ func (e *Exporter) Export(records []flow.Record) error {
 			err = fmt.Errorf("ipfix: a record of template %d does not fit a %d-octet message", l.tpl.id, m.limit)
 		}
 		if err != nil {
-			e.stats.recordsLost.Add(1)
+			e.stats.lose(*r)
 			failed.add(1, err)
 		}
 	}
 	for _, l := range e.layouts {
 		failed.add(e.flush(l))
+	}
+	if e.statsDue() {
+		e.sendStatsLogged()
 	}
 	return failed.err(len(records), e.cfg.Address)
 }
@@ -138,10 +180,34 @@ func (e *Exporter) Export(records []flow.Record) error {
 // Stats returns running totals; safe from any goroutine.
 func (e *Exporter) Stats() exporter.Stats { return e.stats.snapshot() }
 
-// Close closes the connection. Nothing is buffered between Export calls.
+// NotSent returns the packets and octets of the flow records counted in
+// Stats().RecordsLost, as the statistics record reports them.
+func (e *Exporter) NotSent() (packets, octets uint64) {
+	return e.stats.packetsLost.Load(), e.stats.octetsLost.Load()
+}
+
+// Close sends a last statistics record and closes the connection. Nothing
+// is buffered between Export calls.
 func (e *Exporter) Close() error {
+	e.mu.Lock()
+	err := e.closeLocked()
+	e.mu.Unlock()
+	e.stopOnce.Do(func() { // outside the mutex, which the timer may be waiting for
+		if e.stopTimer != nil {
+			close(e.stopTimer)
+			<-e.timerDone
+		}
+	})
+	return err
+}
+
+func (e *Exporter) closeLocked() error {
 	if e.closed {
 		return nil
+	}
+	if e.options != nil && e.options.stats != nil {
+		e.beginCall()
+		e.sendStatsLogged()
 	}
 	e.closed = true
 	if e.conn == nil {
@@ -205,15 +271,15 @@ func (e *Exporter) flush(l *layout) (int, error) {
 		return 0, nil
 	}
 	defer m.reset()
-	err := errNotConnected
+	err := e.notConnected()
 	if e.usable() {
-		err = e.announce(l)
+		err = e.announce(&l.tmpl)
 	}
 	if err == nil {
 		err = e.write(m.finish(e.exportTime, e.seq, e.cfg.ObservationDomainID))
 	}
 	if err != nil {
-		e.stats.recordsLost.Add(uint64(n))
+		e.stats.loseCounted(n, m.packets, m.octets)
 		e.stats.sendErrors.Add(1)
 		return n, err
 	}

@@ -53,7 +53,7 @@ func unhex(t *testing.T, s string) []byte {
 func TestGoldenBytes(t *testing.T) {
 	conn, read := rawCollector(t)
 	clock := newFakeClock() // 1_700_000_000 s = 0x6553f100
-	e, err := New(Config{Network: "udp", Address: conn.LocalAddr().String(), ObservationDomainID: 0x01020304, Now: clock.Now}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: conn.LocalAddr().String(), ObservationDomainID: 0x01020304, Now: clock.Now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestGoldenBytes(t *testing.T) {
 
 func TestMessageLengthsAreExact(t *testing.T) {
 	conn, read := rawCollector(t)
-	e, err := New(Config{Network: "udp", Address: conn.LocalAddr().String(), MTU: 1000}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: conn.LocalAddr().String(), MTU: 1000}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

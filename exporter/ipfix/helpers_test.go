@@ -39,12 +39,18 @@ type testCollector struct {
 
 func startCollector(t *testing.T, protocol, address string) *testCollector {
 	t.Helper()
-	cp, err := collector.InitCollectingProcess(collector.CollectorInput{
+	return startCollectorInput(t, collector.CollectorInput{
 		Address:       address,
 		Protocol:      protocol,
 		MaxBufferSize: 65535,
 		TemplateTTL:   0,
 	})
+}
+
+// startCollectorInput is startCollector with go-ipfix's whole input (TLS).
+func startCollectorInput(t *testing.T, input collector.CollectorInput) *testCollector {
+	t.Helper()
+	cp, err := collector.InitCollectingProcess(input)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,10 +39,9 @@ func templateMessage(t *template) []byte {
 
 // layout is one template with its messages.
 type layout struct {
-	tpl         *template
-	templateMsg []byte
-	data        *dataMessage
-	announced   bool // template sent in the current round (transport session, UDP refresh)
+	tpl  *template
+	tmpl announcement // the template message, sent once per round
+	data *dataMessage
 }
 
 func newLayout(ipv6 bool, groups exporter.Group, pen uint32, limit int) (*layout, error) {
@@ -50,8 +49,8 @@ func newLayout(ipv6 bool, groups exporter.Group, pen uint32, limit int) (*layout
 	if err != nil {
 		return nil, err
 	}
-	l := &layout{tpl: t, templateMsg: templateMessage(t), data: newDataMessage(t)}
-	if len(l.templateMsg) > limit {
+	l := &layout{tpl: t, tmpl: announcement{id: t.id, setID: templateSetID, msg: templateMessage(t)}, data: newDataMessage(t)}
+	if len(l.tmpl.msg) > limit {
 		return nil, fmt.Errorf("template %d does not fit a %d-octet message", t.id, limit)
 	}
 	if err := l.data.resize(limit); err != nil {
@@ -69,6 +68,8 @@ type dataMessage struct {
 	buf   []byte
 	count int // records in buf
 	limit int // message size limit
+	// packets and octets of the records in buf, counted lost if it fails
+	packets, octets uint64
 }
 
 func newDataMessage(t *template) *dataMessage {
@@ -93,6 +94,7 @@ func (m *dataMessage) reset() {
 		m.buf = m.buf[:firstRecordAt]
 	}
 	m.count = 0
+	m.packets, m.octets = 0, 0
 }
 
 // add encodes r after the records already in the message. It returns false,
@@ -114,6 +116,8 @@ func (m *dataMessage) add(r *flow.Record) (bool, error) {
 	}
 	m.buf = buf
 	m.count++
+	m.packets += r.Packets
+	m.octets += r.Octets
 	return true, nil
 }
 

@@ -40,10 +40,12 @@ func (e *Exporter) connect() {
 			e.log.Warn("ipfix: cannot connect to collector", zap.Error(err))
 		}
 		e.dialFailing = true
+		e.dialErr = err
 		return
 	}
 	e.conn = conn
-	if e.cfg.Network == "tcp" {
+	e.dialErr = nil
+	if e.cfg.stream() {
 		e.peer = newPeerChecker(conn)
 	}
 	e.seq = 0
@@ -65,53 +67,92 @@ func (e *Exporter) drop(why string, err error) {
 }
 
 // sendTemplates starts a template round, at connect and (UDP) every
-// TemplateRefresh: it sends the templates of records without measurements
-// at once, and makes every other template be sent again before its next
-// record. Over UDP a failure leaves templatesAt alone, so the next Export
-// tries again.
+// TemplateRefresh: it sends the options templates and the element type
+// records, then the templates of records without measurements, and makes
+// every other template be sent again before its next record and every
+// interface be named again. Over UDP a failure leaves templatesAt alone, so
+// the next Export tries again.
 func (e *Exporter) sendTemplates() {
 	for _, l := range e.layouts {
-		l.announced = false
+		l.tmpl.sent = false
 	}
-	for fam := range 2 {
-		base, err := e.layout(fam, 0)
-		if err == nil {
-			err = e.announce(base)
+	if e.options != nil {
+		for _, a := range e.options.all() {
+			a.sent = false
 		}
-		if err != nil {
-			e.log.Warn("ipfix: sending templates failed", zap.Error(err))
-			return
+	}
+	clear(e.named)
+	err := e.sendOptionsRound()
+	for fam := 0; fam < 2 && err == nil; fam++ {
+		var base *layout
+		if base, err = e.layout(fam, 0); err == nil {
+			err = e.announce(&base.tmpl)
 		}
+	}
+	if err != nil {
+		e.log.Warn("ipfix: sending templates failed", zap.Error(err))
+		return
 	}
 	e.templatesAt = e.now
 }
 
-// announce sends l's template unless it was sent in this round.
-func (e *Exporter) announce(l *layout) error {
-	if l.announced {
+// sendOptionsRound sends the options templates and the RFC 5610 records
+// that describe the enterprise elements before any template uses them.
+func (e *Exporter) sendOptionsRound() error {
+	if e.options == nil {
+		return nil
+	}
+	for _, a := range e.options.all() {
+		if err := e.announce(a); err != nil {
+			return err
+		}
+	}
+	return e.sendOptionsRecords(e.options.types, e.options.typeRecords)
+}
+
+// notConnected is the error of records that found no connection, with why
+// the last connect failed (a TLS certificate the collector rejected, say).
+func (e *Exporter) notConnected() error {
+	if e.dialErr != nil {
+		return fmt.Errorf("%w (last connect: %w)", errNotConnected, e.dialErr)
+	}
+	return errNotConnected
+}
+
+// ready makes sure there is a connection and a's template went out on it.
+func (e *Exporter) ready(a *announcement) error {
+	if !e.usable() {
+		return e.notConnected()
+	}
+	return e.announce(a)
+}
+
+// announce sends a template unless it was sent in this round.
+func (e *Exporter) announce(a *announcement) error {
+	if a.sent {
 		return nil
 	}
 	if !e.usable() {
-		return errNotConnected
+		return e.notConnected()
 	}
-	if l.announced { // usable() connected, and the connect round sent it
+	if a.sent { // usable() connected, and the connect round sent it
 		return nil
 	}
-	putHeaders(l.templateMsg, templateSetID, e.exportTime, e.seq, e.cfg.ObservationDomainID)
-	if err := e.write(l.templateMsg); err != nil {
+	putHeaders(a.msg, a.setID, e.exportTime, e.seq, e.cfg.ObservationDomainID)
+	if err := e.write(a.msg); err != nil {
 		e.stats.sendErrors.Add(1)
-		return fmt.Errorf("ipfix: sending template %d: %w", l.tpl.id, err)
+		return fmt.Errorf("ipfix: sending template %d: %w", a.id, err)
 	}
 	e.stats.templatesSent.Add(1)
-	l.announced = true
+	a.sent = true
 	return nil
 }
 
-// write sends one whole message. A TCP message not fully written leaves the
-// stream unframeable, so the connection is dropped; UDP carries on.
+// write sends one whole message. A TCP or TLS message not fully written
+// leaves the stream unframeable, so the connection is dropped; UDP carries on.
 func (e *Exporter) write(msg []byte) error {
-	tcp := e.cfg.Network == "tcp"
-	if tcp {
+	stream := e.cfg.stream()
+	if stream {
 		// Real time, not cfg.Now: a collector that stopped reading must not
 		// block the drain loop. Deadlines never fail on a live conn.
 		_ = e.conn.SetWriteDeadline(time.Now().Add(e.cfg.DialTimeout))
@@ -121,7 +162,7 @@ func (e *Exporter) write(msg []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		if tcp {
+		if stream {
 			e.drop("writing to collector failed", err)
 		}
 		return err

@@ -14,7 +14,7 @@ func TestTCPCollectorRestart(t *testing.T) {
 	first := startCollector(t, "tcp", "127.0.0.1:0")
 	address := first.address()
 	clock := newFakeClock()
-	e, err := New(Config{Network: "tcp", Address: address, Now: clock.Now}, nil)
+	e, err := New(Config{NoOptions: true, Network: "tcp", Address: address, Now: clock.Now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTCPWriteErrorMidBatch(t *testing.T) {
 		conns = append(conns, c)
 		return c, nil
 	}
-	e, err := newExporter(Config{Network: "tcp", Address: "192.0.2.1:4739", Now: clock.Now}, nil, dial)
+	e, err := newExporter(Config{NoOptions: true, Network: "tcp", Address: "192.0.2.1:4739", Now: clock.Now}, nil, dial)
 	if err != nil {
 		t.Fatal(err)
 	}

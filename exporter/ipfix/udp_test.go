@@ -24,7 +24,7 @@ func TestUDPPacksRecordsWithinMTU(t *testing.T) {
 		{mtu: 576, records: 200, maxLen: 548, perV4: 8, perV6: 6},
 	} {
 		col := startCollector(t, "udp", "127.0.0.1:0")
-		e, err := New(Config{Network: "udp", Address: col.address(), MTU: tc.mtu}, nil)
+		e, err := New(Config{NoOptions: true, Network: "udp", Address: col.address(), MTU: tc.mtu}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func TestUDPTemplateRefresh(t *testing.T) {
 	col := startCollector(t, "udp", "127.0.0.1:0")
 	clock := newFakeClock()
-	e, err := New(Config{Network: "udp", Address: col.address(), TemplateRefresh: time.Minute, Now: clock.Now}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: col.address(), TemplateRefresh: time.Minute, Now: clock.Now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestUDPSendErrorsCountTheMessageLost(t *testing.T) {
 	address := conn.LocalAddr().String()
 	conn.Close()
 
-	e, err := New(Config{Network: "udp", Address: address}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: address}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestVariableLengthRecordsFillByRealSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer col.Close()
-	e, err := New(Config{Network: "udp", Address: col.Addr().String(), MTU: 576}, nil)
+	e, err := New(Config{NoOptions: true, Network: "udp", Address: col.Addr().String(), MTU: 576}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

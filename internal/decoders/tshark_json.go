@@ -140,8 +140,19 @@ func (d *Decoding) addMessage(frame int, msg map[string]any, templates map[templ
 				}
 				templates[templateKey{uint32(domain), id}] = fields
 			}
+		case setID == 3: // options templates (exporter statistics, interface names, element types)
+			for _, tmpl := range indexedChildren(set, "Options Template (Id = %d") {
+				id, err := uintField(tmpl, "cflow.template_id", 16)
+				if err != nil {
+					return err
+				}
+				templates[templateKey{uint32(domain), uint16(id)}] = nil // their records are not flows
+			}
 		case setID >= 256:
 			tmpl, ok := templates[templateKey{uint32(domain), uint16(setID)}]
+			if ok && tmpl == nil {
+				continue
+			}
 			for _, flow := range indexedChildren(set, "Flow %d") {
 				if !ok {
 					return fmt.Errorf("data set %d decoded without a template tshark saw", setID)

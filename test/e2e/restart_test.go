@@ -18,8 +18,10 @@ import (
 func countRecords(c *collector.Collector, n *int) {
 	for {
 		select {
-		case <-c.Records():
-			*n++
+		case r := <-c.Records():
+			if !r.Options { // exporter statistics, interface names, element types
+				*n++
+			}
 		default:
 			return
 		}
