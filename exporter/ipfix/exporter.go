@@ -136,7 +136,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 		return errClosed
 	}
 	e.beginCall()
-	var failed batchFailure
+	var failed exporter.Failures
 	if e.usable() && e.cfg.Network == "udp" && !e.now.Before(e.templatesAt.Add(e.cfg.TemplateRefresh)) {
 		e.sendTemplates()
 	}
@@ -146,18 +146,18 @@ func (e *Exporter) Export(records []flow.Record) error {
 		l, err := e.layoutFor(r)
 		if err != nil {
 			e.stats.lose(*r)
-			failed.add(1, err)
+			failed.Add(1, err)
 			continue
 		}
 		if err := e.announce(&l.tmpl); err != nil {
 			e.stats.lose(*r)
-			failed.add(1, err)
+			failed.Add(1, err)
 			continue
 		}
 		m := l.data
 		ok, err := m.add(r)
 		if err == nil && !ok && m.count > 0 {
-			failed.add(e.flush(l))
+			failed.Add(e.flush(l))
 			ok, err = m.add(r)
 		}
 		if err == nil && !ok {
@@ -165,16 +165,16 @@ func (e *Exporter) Export(records []flow.Record) error {
 		}
 		if err != nil {
 			e.stats.lose(*r)
-			failed.add(1, err)
+			failed.Add(1, err)
 		}
 	}
 	for _, l := range e.layouts {
-		failed.add(e.flush(l))
+		failed.Add(e.flush(l))
 	}
 	if e.statsDue() {
 		e.sendStatsLogged()
 	}
-	return failed.err(len(records), e.cfg.Address)
+	return failed.Err("ipfix", len(records), e.cfg.Address)
 }
 
 // Stats returns running totals; safe from any goroutine.
@@ -286,25 +286,4 @@ func (e *Exporter) flush(l *layout) (int, error) {
 	e.seq += uint32(n)
 	e.stats.recordsSent.Add(uint64(n))
 	return 0, nil
-}
-
-// batchFailure sums up the records one Export call lost, keeping the first
-// cause: a dead collector would otherwise yield one error per message.
-type batchFailure struct {
-	lost  int
-	first error
-}
-
-func (b *batchFailure) add(lost int, err error) {
-	b.lost += lost
-	if b.first == nil {
-		b.first = err
-	}
-}
-
-func (b *batchFailure) err(total int, collector string) error {
-	if b.lost == 0 {
-		return nil
-	}
-	return fmt.Errorf("ipfix: %d of %d records not sent to %s: %w", b.lost, total, collector, b.first)
 }

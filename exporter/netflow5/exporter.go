@@ -90,7 +90,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 		return errClosed
 	}
 	e.beginCall()
-	var failed batchFailure
+	var failed exporter.Failures
 	notIPv4 := 0
 	for i := range records {
 		r := &records[i]
@@ -98,7 +98,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 		switch {
 		case !src.IsValid() || !dst.IsValid():
 			e.stats.recordsLost.Add(1)
-			failed.add(1, errBadAddresses)
+			failed.Add(1, errBadAddresses)
 			continue
 		case !src.Is4() || !dst.Is4():
 			notIPv4++
@@ -107,11 +107,11 @@ func (e *Exporter) Export(records []flow.Record) error {
 		u := e.uptimes(r)
 		e.pkt.add(r, u, r.Last.UnixMilli()-e.bootMs)
 		if e.pkt.full() {
-			failed.add(e.flush())
+			failed.Add(e.flush())
 		}
 	}
-	failed.add(e.flush())
-	err := failed.err(len(records), e.cfg.Address)
+	failed.Add(e.flush())
+	err := failed.Err("netflow5", len(records), e.cfg.Address)
 	if notIPv4 > 0 {
 		e.stats.recordsLost.Add(uint64(notIPv4))
 		total := e.stats.unexportable.Add(uint64(notIPv4))
@@ -247,25 +247,4 @@ func (e *Exporter) usable() bool {
 	}
 	e.conn, e.dialFailing = conn, false
 	return true
-}
-
-// batchFailure sums up the records one Export call lost, keeping the first
-// cause: a dead collector would otherwise yield one error per packet.
-type batchFailure struct {
-	lost  int
-	first error
-}
-
-func (b *batchFailure) add(lost int, err error) {
-	b.lost += lost
-	if b.first == nil {
-		b.first = err
-	}
-}
-
-func (b *batchFailure) err(total int, collector string) error {
-	if b.lost == 0 {
-		return nil
-	}
-	return fmt.Errorf("netflow5: %d of %d records not sent to %s: %w", b.lost, total, collector, b.first)
 }

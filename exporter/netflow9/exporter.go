@@ -89,7 +89,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 		return errClosed
 	}
 	e.beginCall()
-	var failed batchFailure
+	var failed exporter.Failures
 	// IPv4 records first, then IPv6: one data FlowSet per family and packet.
 	for fam, t := range templates {
 		for i := range records {
@@ -98,7 +98,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 			if !ok {
 				if fam == 0 {
 					e.stats.recordsLost.Add(1)
-					failed.add(1, errBadAddresses)
+					failed.Add(1, errBadAddresses)
 				}
 				continue
 			}
@@ -107,8 +107,8 @@ func (e *Exporter) Export(records []flow.Record) error {
 			}
 		}
 	}
-	failed.add(e.flush())
-	return failed.err(len(records), e.cfg.Address)
+	failed.Add(e.flush())
+	return failed.Err("netflow9", len(records), e.cfg.Address)
 }
 
 // Stats returns running totals; safe from any goroutine.
@@ -153,7 +153,7 @@ func family(r *flow.Record) (int, bool) {
 
 // add puts r into the packet being filled, sending that packet first when
 // r does not fit.
-func (e *Exporter) add(t *template, r *flow.Record, failed *batchFailure) {
+func (e *Exporter) add(t *template, r *flow.Record, failed *exporter.Failures) {
 	u, clamped := e.uptimes(r)
 	lastMs := r.Last.UnixMilli() - e.bootMs
 	if !e.pkt.started {
@@ -162,11 +162,11 @@ func (e *Exporter) add(t *template, r *flow.Record, failed *batchFailure) {
 	if e.pkt.add(t, r, u, clamped, lastMs) {
 		return
 	}
-	failed.add(e.flush())
+	failed.Add(e.flush())
 	e.pkt.start(e.templatesDue())
 	if !e.pkt.add(t, r, u, clamped, lastMs) { // New checked that one record always fits
 		e.stats.recordsLost.Add(1)
-		failed.add(1, fmt.Errorf("netflow9: a record of template %d does not fit a %d-octet packet", t.id, e.pkt.limit))
+		failed.Add(1, fmt.Errorf("netflow9: a record of template %d does not fit a %d-octet packet", t.id, e.pkt.limit))
 	}
 }
 
@@ -272,25 +272,4 @@ func (e *Exporter) usable() bool {
 	}
 	e.conn, e.dialFailing = conn, false
 	return true
-}
-
-// batchFailure sums up the records one Export call lost, keeping the first
-// cause: a dead collector would otherwise yield one error per packet.
-type batchFailure struct {
-	lost  int
-	first error
-}
-
-func (b *batchFailure) add(lost int, err error) {
-	b.lost += lost
-	if b.first == nil {
-		b.first = err
-	}
-}
-
-func (b *batchFailure) err(total int, collector string) error {
-	if b.lost == 0 {
-		return nil
-	}
-	return fmt.Errorf("netflow9: %d of %d records not sent to %s: %w", b.lost, total, collector, b.first)
 }
