@@ -199,7 +199,7 @@ type socketQueue struct{ rx, drops uint64 }
 // kernel's socket table.
 func udpQueue(t *testing.T, port int) (socketQueue, bool) {
 	t.Helper()
-	data, err := os.ReadFile("/proc/net/udp")
+	data, err := os.ReadFile("/proc/thread-self/net/udp") // this thread's namespace, not the main thread's
 	if errors.Is(err, os.ErrNotExist) {
 		t.Fatal("no /proc/net/udp")
 	}

@@ -247,7 +247,10 @@ func freeUDPPort() (int, error) {
 // udpPortBound reports whether any IPv4 or IPv6 UDP socket is bound to port.
 func udpPortBound(port int) (bool, error) {
 	suffix := fmt.Sprintf(":%04X", port)
-	for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+	// thread-self, not /proc/net (the thread group leader's view): a test
+	// may hold the main thread inside another network namespace meanwhile.
+	// This goroutine's thread is not locked into one, so it sees the host's.
+	for _, table := range []string{"/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"} {
 		data, err := os.ReadFile(table)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
