@@ -20,6 +20,10 @@ import (
 	"github.com/podflow/podflow/internal/netnstest"
 )
 
+// pollInterval is the agents' drain interval in these tests: exported times
+// are checked against a reference within one of it.
+const pollInterval = 100 * time.Millisecond
+
 // waitLimit bounds every wait; no test asserts on timing.
 const waitLimit = 20 * time.Second
 
@@ -64,7 +68,7 @@ func startAgentFull(t *testing.T, ns *netnstest.Netns, tune func(*config.Config)
 		}
 		cfg.Collectors = append(cfg.Collectors, col)
 	}
-	cfg.PollInterval = 100 * time.Millisecond
+	cfg.PollInterval = pollInterval
 	cfg.MaxFlows = 4096
 	cfg.MetricsListen = "127.0.0.1:0" // tests run side by side
 	tune(cfg)

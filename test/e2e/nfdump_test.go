@@ -129,8 +129,10 @@ func parseNfdumpCSV(out []byte) ([]flow.Record, error) {
 		if out := num("out"); r.IfIndex == 0 {
 			r.IfIndex, r.Direction = uint32(out), flow.Egress
 		}
-		r.First, _ = time.Parse("2006-01-02 15:04:05.000", get("ts"))
-		r.Last, _ = time.Parse("2006-01-02 15:04:05.000", get("te"))
+		// Whole seconds for NetFlow, milliseconds for IPFIX: a fraction in
+		// the input parses without one in the layout.
+		r.First, _ = time.Parse("2006-01-02 15:04:05", get("ts"))
+		r.Last, _ = time.Parse("2006-01-02 15:04:05", get("te"))
 		recs = append(recs, r)
 	}
 	return recs, nil
