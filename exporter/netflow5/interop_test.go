@@ -67,10 +67,10 @@ func checkFields(t *testing.T, decoder string, got map[string]map[string]string,
 
 func TestNfdumpDecodesEveryRecord(t *testing.T) {
 	t.Parallel()
-	n := startNfcapd(t)
-	exportTruths(t, n.addr.String())
-	file := n.stop(t)
-	recs := nfdumpRecords(t, file)
+	n := decoders.StartNfcapd(t)
+	exportTruths(t, n.Addr().String())
+	file := n.Stop(t)
+	recs := decoders.NfdumpRecords(t, file)
 	if len(recs) != len(interopTruths) {
 		t.Errorf("nfdump read %d records, want %d", len(recs), len(interopTruths))
 	}
@@ -81,14 +81,14 @@ func TestNfdumpDecodesEveryRecord(t *testing.T) {
 			fields[k] = fmt.Sprint(v)
 		}
 		for _, k := range []string{"first", "last"} {
-			at, err := nfdumpTime(r[k])
+			at, err := decoders.NfdumpTime(r[k])
 			if err != nil {
 				t.Fatal(err)
 			}
 			fields[k] = fmt.Sprint(at.Sub(boot).Milliseconds())
 		}
 		if s, ok := r["tcp_flags"].(string); ok {
-			v, err := nfdumpFlags(s)
+			v, err := decoders.NfdumpFlags(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestNfdumpDecodesEveryRecord(t *testing.T) {
 		}
 		return m
 	})
-	if n := sequenceErrors(t, n, file); n != 0 {
+	if n := n.SequenceErrors(t, file); n != 0 {
 		t.Errorf("nfdump counted %d sequence failures", n)
 	}
 }
@@ -125,10 +125,10 @@ func TestNfdumpCountsAMissingPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNfcapd(t)
-	replay(t, n.addr, [][]byte{datagrams[0], datagrams[2]})
-	file := n.stop(t)
-	if got := sequenceErrors(t, n, file); got != 1 {
+	n := decoders.StartNfcapd(t)
+	replay(t, n.Addr(), [][]byte{datagrams[0], datagrams[2]})
+	file := n.Stop(t)
+	if got := n.SequenceErrors(t, file); got != 1 {
 		t.Errorf("nfdump counted %d sequence failures for one missing packet, want 1", got)
 	}
 }
@@ -157,15 +157,15 @@ func TestTsharkDecodesEveryRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	packets := tsharkDecode(t, datagrams)
+	packets := decoders.DecodeNetFlow(t, datagrams)
 	if len(packets) != len(interopSequences) {
 		t.Fatalf("tshark decoded %d packets, want %d", len(packets), len(interopSequences))
 	}
 	got := map[string]map[string]string{}
 	for i, p := range packets {
-		h := p.header
+		h := p.Header
 		want := map[string]string{"cflow.version": "5", "cflow.sequence": fmt.Sprint(interopSequences[i]),
-			"cflow.count": fmt.Sprint(len(p.flows)), "cflow.engine_type": fmt.Sprint(interopEngineType),
+			"cflow.count": fmt.Sprint(len(p.Flows)), "cflow.engine_type": fmt.Sprint(interopEngineType),
 			"cflow.engine_id": fmt.Sprint(interopEngineID), "cflow.samplerate": "0",
 			// interopNow is boot+100.7s: the header names boot+101s.
 			"cflow.unix_secs": "1700000101", "cflow.unix_nsecs": "0", "cflow.sysuptime": "101.000000000"}
@@ -174,7 +174,7 @@ func TestTsharkDecodesEveryRecord(t *testing.T) {
 				t.Errorf("tshark: packet %d: %s = %q, want %q", i, k, h[k], v)
 			}
 		}
-		for _, f := range p.flows {
+		for _, f := range p.Flows {
 			got[f["cflow.srcaddr"]] = f
 		}
 	}

@@ -62,10 +62,10 @@ func checkFields(t *testing.T, decoder string, got map[string]map[string]string,
 
 func TestNfdumpDecodesEveryRecord(t *testing.T) {
 	t.Parallel()
-	n := startNfcapd(t)
-	exportTruths(t, n.addr.String())
-	file := n.stop(t)
-	recs := nfdumpRecords(t, file)
+	n := decoders.StartNfcapd(t)
+	exportTruths(t, n.Addr().String())
+	file := n.Stop(t)
+	recs := decoders.NfdumpRecords(t, file)
 	if len(recs) != len(interopTruths) {
 		t.Errorf("nfdump read %d records, want %d", len(recs), len(interopTruths))
 	}
@@ -77,14 +77,14 @@ func TestNfdumpDecodesEveryRecord(t *testing.T) {
 		}
 		// Times back to ms since boot, flags back to their octet.
 		for _, k := range []string{"first", "last"} {
-			at, err := nfdumpTime(r[k])
+			at, err := decoders.NfdumpTime(r[k])
 			if err != nil {
 				t.Fatal(err)
 			}
 			fields[k] = fmt.Sprint(at.Sub(boot).Milliseconds())
 		}
 		if s, ok := r["tcp_flags"].(string); ok {
-			v, err := nfdumpFlags(s)
+			v, err := decoders.NfdumpFlags(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestNfdumpDecodesEveryRecord(t *testing.T) {
 		}
 		return m
 	})
-	if n := sequenceErrors(t, n, file); n != 0 {
+	if n := n.SequenceErrors(t, file); n != 0 {
 		t.Errorf("nfdump counted %d sequence failures", n)
 	}
 }
@@ -127,10 +127,10 @@ func TestNfdumpCountsAMissingPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNfcapd(t)
-	replay(t, n.addr, append(datagrams[:2:2], datagrams[3:]...))
-	file := n.stop(t)
-	if got := sequenceErrors(t, n, file); got != 1 {
+	n := decoders.StartNfcapd(t)
+	replay(t, n.Addr(), append(datagrams[:2:2], datagrams[3:]...))
+	file := n.Stop(t)
+	if got := n.SequenceErrors(t, file); got != 1 {
 		t.Errorf("nfdump counted %d sequence failures for one missing packet, want 1", got)
 	}
 }
@@ -157,15 +157,15 @@ func TestTsharkDecodesEveryRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	packets := tsharkDecode(t, datagrams)
+	packets := decoders.DecodeNetFlow(t, datagrams)
 	if len(packets) != len(interopTruths) {
 		t.Fatalf("tshark decoded %d packets, want %d", len(packets), len(interopTruths))
 	}
 	got := map[string]map[string]string{}
 	for i, p := range packets {
-		h := p.header
+		h := p.Header
 		want := map[string]string{"cflow.version": "9", "cflow.sequence": fmt.Sprint(i),
-			"cflow.source_id": fmt.Sprint(interopSourceID), "cflow.count": fmt.Sprint(len(p.flows) + 2*btoi(i%4 == 0)),
+			"cflow.source_id": fmt.Sprint(interopSourceID), "cflow.count": fmt.Sprint(len(p.Flows) + 2*btoi(i%4 == 0)),
 			// interopNow is boot+100.7s: the header names boot+101s.
 			"cflow.unix_secs": "1700000101", "cflow.sysuptime": "101.000000000"}
 		for k, v := range want {
@@ -173,18 +173,18 @@ func TestTsharkDecodesEveryRecord(t *testing.T) {
 				t.Errorf("tshark: packet %d: %s = %q, want %q", i, k, h[k], v)
 			}
 		}
-		if len(p.seqErrors) > 0 {
-			t.Errorf("tshark: packet %d: %v", i, p.seqErrors)
+		if len(p.SeqErrors) > 0 {
+			t.Errorf("tshark: packet %d: %v", i, p.SeqErrors)
 		}
-		for _, f := range p.flows {
+		for _, f := range p.Flows {
 			got[f["cflow.srcaddr"]+f["cflow.srcaddrv6"]] = f
 		}
 	}
 	checkFields(t, "tshark", got, tsharkWant)
 
 	// A missing packet shows: the check above has teeth.
-	gap := tsharkDecode(t, append(datagrams[:1:1], datagrams[2:]...))
-	if errs := gap[1].seqErrors; len(errs) != 1 || !strings.Contains(errs[0], "expected 1, got 2") {
+	gap := decoders.DecodeNetFlow(t, append(datagrams[:1:1], datagrams[2:]...))
+	if errs := gap[1].SeqErrors; len(errs) != 1 || !strings.Contains(errs[0], "expected 1, got 2") {
 		t.Errorf("tshark on a missing packet: %v", errs)
 	}
 }

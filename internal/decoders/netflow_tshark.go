@@ -1,4 +1,4 @@
-package netflow9
+package decoders
 
 import (
 	"bytes"
@@ -11,29 +11,27 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/podflow/podflow/internal/decoders"
 )
 
-// tsharkPacket is what Wireshark's cflow dissector read from one datagram.
-type tsharkPacket struct {
-	header map[string]string   // the message's own fields: "cflow.sequence", ...
-	flows  []map[string]string // its flow records, nested trees flattened
-	// seqErrors holds the texts of "unexpected flow sequence" expert infos.
-	seqErrors []string
+// NetFlowPacket is what Wireshark's cflow dissector read from one datagram.
+type NetFlowPacket struct {
+	Header map[string]string   // the message's own fields: "cflow.sequence", ...
+	Flows  []map[string]string // its flow records, nested trees flattened
+	// SeqErrors holds the texts of "unexpected flow sequence" expert infos.
+	SeqErrors []string
 }
 
-// tsharkDecode writes datagrams to a pcap and decodes them with tshark.
-func tsharkDecode(t *testing.T, datagrams [][]byte) []tsharkPacket {
+// DecodeNetFlow writes datagrams to a pcap and decodes them with tshark.
+func DecodeNetFlow(t testing.TB, datagrams [][]byte) []NetFlowPacket {
 	t.Helper()
-	path := decoders.RequireTool(t, "tshark")
+	path := RequireTool(t, "tshark")
 	pcap := filepath.Join(t.TempDir(), "netflow.pcap")
 	f, err := os.Create(pcap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const port = 2055
-	err = decoders.WritePcap(f, port, time.Unix(1_700_000_200, 0), datagrams)
+	err = WritePcap(f, port, time.Unix(1_700_000_200, 0), datagrams)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -57,13 +55,13 @@ func tsharkDecode(t *testing.T, datagrams [][]byte) []tsharkPacket {
 	if err := json.Unmarshal(out, &frames); err != nil {
 		t.Fatalf("tshark json: %v", err)
 	}
-	packets := make([]tsharkPacket, len(frames))
+	packets := make([]NetFlowPacket, len(frames))
 	for i, fr := range frames {
 		msg, ok := fr.Source.Layers["cflow"].(map[string]any)
 		if !ok {
 			t.Fatalf("frame %d: no NetFlow decoded", i+1)
 		}
-		p := tsharkPacket{header: map[string]string{}}
+		p := NetFlowPacket{Header: map[string]string{}}
 		p.walk(msg)
 		packets[i] = p
 	}
@@ -73,12 +71,12 @@ func tsharkDecode(t *testing.T, datagrams [][]byte) []tsharkPacket {
 // walk collects the message's fields, its flows (v9 "Flow N" under each
 // "FlowSet", v5 "pdu i/n") and its sequence expert infos. tshark titles
 // flows with their index, so their order is recovered from the keys.
-func (p *tsharkPacket) walk(tree map[string]any) {
+func (p *NetFlowPacket) walk(tree map[string]any) {
 	var flowKeys []string
 	for k, v := range tree {
 		switch v := v.(type) {
 		case string:
-			p.header[k] = v
+			p.Header[k] = v
 		case map[string]any:
 			switch {
 			case strings.HasPrefix(k, "Flow ") || strings.HasPrefix(k, "pdu "):
@@ -86,22 +84,22 @@ func (p *tsharkPacket) walk(tree map[string]any) {
 			case k == "_ws.expert":
 				if _, ok := v["cflow.unexpected_sequence_number"]; ok {
 					msg, _ := v["_ws.expert.message"].(string)
-					p.seqErrors = append(p.seqErrors, msg)
+					p.SeqErrors = append(p.SeqErrors, msg)
 				}
 			default:
 				p.walk(v)
 			}
 		}
 	}
-	slices.SortFunc(flowKeys, func(a, b string) int { return flowIndex(a) - flowIndex(b) })
+	slices.SortFunc(flowKeys, func(a, b string) int { return netflowIndex(a) - netflowIndex(b) })
 	for _, k := range flowKeys {
 		flat := map[string]string{}
-		flatten(tree[k].(map[string]any), flat)
-		p.flows = append(p.flows, flat)
+		flattenNetFlow(tree[k].(map[string]any), flat)
+		p.Flows = append(p.Flows, flat)
 	}
 }
 
-func flowIndex(key string) int {
+func netflowIndex(key string) int {
 	var n int
 	if _, err := fmt.Sscanf(key, "Flow %d", &n); err == nil {
 		return n
@@ -110,13 +108,13 @@ func flowIndex(key string) int {
 	return n
 }
 
-func flatten(tree map[string]any, out map[string]string) {
+func flattenNetFlow(tree map[string]any, out map[string]string) {
 	for k, v := range tree {
 		switch v := v.(type) {
 		case string:
 			out[k] = v
 		case map[string]any:
-			flatten(v, out)
+			flattenNetFlow(v, out)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package netflow5
+package decoders
 
 import (
 	"bytes"
@@ -16,12 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/podflow/podflow/internal/decoders"
 )
 
 // nfcapd is a running nfdump collector writing to a temporary directory.
-type nfcapd struct {
+type Nfcapd struct {
 	addr   *net.UDPAddr
 	dir    string
 	cmd    *exec.Cmd
@@ -31,13 +29,16 @@ type nfcapd struct {
 	err    error
 }
 
-// startNfcapd runs nfcapd on a free port of 127.0.0.1 and waits until it
+// StartNfcapd runs nfcapd on a free port of 127.0.0.1 and waits until it
 // is bound; t's cleanup stops it if the test did not.
-func startNfcapd(t *testing.T) *nfcapd {
+func StartNfcapd(t testing.TB) *Nfcapd {
 	t.Helper()
-	path := decoders.RequireTool(t, "nfcapd")
-	port := freeUDPPort(t)
-	n := &nfcapd{
+	path := RequireTool(t, "nfcapd")
+	port, err := freeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &Nfcapd{
 		addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, dir: t.TempDir(),
 		log: &bytes.Buffer{}, logMu: &sync.Mutex{}, exited: make(chan struct{}),
 	}
@@ -59,7 +60,7 @@ func startNfcapd(t *testing.T) *nfcapd {
 			<-n.exited
 		}
 	})
-	poll(t, "nfcapd bound to its port", func() bool {
+	pollUntil(t, "nfcapd bound to its port", func() bool {
 		select {
 		case <-n.exited:
 			t.Fatalf("nfcapd exited (%v): %s", n.err, n.output())
@@ -71,18 +72,18 @@ func startNfcapd(t *testing.T) *nfcapd {
 	return n
 }
 
-func (n *nfcapd) output() string {
+func (n *Nfcapd) output() string {
 	n.logMu.Lock()
 	defer n.logMu.Unlock()
 	return n.log.String()
 }
 
-// stop waits until nfcapd has read every datagram waiting in its socket,
+// Stop waits until nfcapd has read every datagram waiting in its socket,
 // checks the kernel dropped none, and terminates it, which flushes its
 // file. It returns the path of that file.
-func (n *nfcapd) stop(t *testing.T) string {
+func (n *Nfcapd) Stop(t testing.TB) string {
 	t.Helper()
-	poll(t, "nfcapd reading its socket empty", func() bool {
+	pollUntil(t, "nfcapd reading its socket empty", func() bool {
 		q, ok := udpQueue(t, n.addr.Port)
 		if ok && q.drops != 0 {
 			t.Fatalf("the kernel dropped %d datagrams to nfcapd", q.drops)
@@ -94,8 +95,8 @@ func (n *nfcapd) stop(t *testing.T) string {
 	}
 	select {
 	case <-n.exited:
-	case <-time.After(waitLimit):
-		t.Fatalf("nfcapd still running %v after SIGTERM", waitLimit)
+	case <-time.After(nfWait):
+		t.Fatalf("nfcapd still running %v after SIGTERM", nfWait)
 	}
 	files, err := filepath.Glob(filepath.Join(n.dir, "nfcapd.[0-9]*"))
 	if err != nil || len(files) != 1 {
@@ -104,9 +105,9 @@ func (n *nfcapd) stop(t *testing.T) string {
 	return files[0]
 }
 
-// sequenceErrors is what nfcapd's closing line and nfdump -I say about
+// SequenceErrors is what nfcapd's closing line and nfdump -I say about
 // sequence failures, which must agree.
-func sequenceErrors(t *testing.T, n *nfcapd, file string) int {
+func (n *Nfcapd) SequenceErrors(t testing.TB, file string) int {
 	t.Helper()
 	m := regexp.MustCompile(`Sequence Errors: (\d+)`).FindStringSubmatch(n.output())
 	if m == nil {
@@ -121,9 +122,9 @@ func sequenceErrors(t *testing.T, n *nfcapd, file string) int {
 	return v
 }
 
-func runNfdump(t *testing.T, args ...string) []byte {
+func runNfdump(t testing.TB, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(decoders.RequireTool(t, "nfdump"), args...)
+	cmd := exec.Command(RequireTool(t, "nfdump"), args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC") // nfdump prints local times
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -134,8 +135,8 @@ func runNfdump(t *testing.T, args ...string) []byte {
 	return out
 }
 
-// nfdumpRecords reads a file's records with nfdump's JSON output.
-func nfdumpRecords(t *testing.T, file string) []map[string]any {
+// NfdumpRecords reads a file's records with nfdump's JSON output.
+func NfdumpRecords(t testing.TB, file string) []map[string]any {
 	t.Helper()
 	out := runNfdump(t, "-r", file, "-o", "json")
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -147,9 +148,9 @@ func nfdumpRecords(t *testing.T, file string) []map[string]any {
 	return recs
 }
 
-// nfdumpFlags turns nfdump's flag string ("CEUAPRSF", '.' for unset) back
+// NfdumpFlags turns nfdump's flag string ("CEUAPRSF", '.' for unset) back
 // into the TCP flags octet.
-func nfdumpFlags(s string) (uint8, error) {
+func NfdumpFlags(s string) (uint8, error) {
 	if len(s) != 8 {
 		return 0, fmt.Errorf("tcp flags %q", s)
 	}
@@ -165,8 +166,8 @@ func nfdumpFlags(s string) (uint8, error) {
 	return v, nil
 }
 
-// nfdumpTime parses nfdump's JSON times (UTC under TZ=UTC).
-func nfdumpTime(v any) (time.Time, error) {
+// NfdumpTime parses nfdump's JSON times (UTC under TZ=UTC).
+func NfdumpTime(v any) (time.Time, error) {
 	s, _ := v.(string)
 	return time.Parse("2006-01-02T15:04:05.000", s)
 }
@@ -182,22 +183,12 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // socketQueue is a UDP socket's receive queue and drop count.
 type socketQueue struct{ rx, drops uint64 }
 
 // udpQueue finds the IPv4 UDP socket bound to 127.0.0.1:port in the
 // kernel's socket table.
-func udpQueue(t *testing.T, port int) (socketQueue, bool) {
+func udpQueue(t testing.TB, port int) (socketQueue, bool) {
 	t.Helper()
 	data, err := os.ReadFile("/proc/thread-self/net/udp") // this thread's namespace, not the main thread's
 	if errors.Is(err, os.ErrNotExist) {
@@ -221,4 +212,22 @@ func udpQueue(t *testing.T, port int) (socketQueue, bool) {
 		return socketQueue{rx: q, drops: drops}, true
 	}
 	return socketQueue{}, false
+}
+
+// Addr is where nfcapd listens.
+func (n *Nfcapd) Addr() *net.UDPAddr { return n.addr }
+
+// nfWait bounds the nfcapd helpers' waits; no test asserts on timing.
+const nfWait = 10 * time.Second
+
+// pollUntil checks cond until it holds, failing t after nfWait.
+func pollUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(nfWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling a real condition with a deadline
+	}
 }
