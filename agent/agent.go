@@ -157,7 +157,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	}
 	names.w.Store(watcher)
 	reg := metrics.New()
-	registerMetrics(reg, objs, events, table, sink, owned, nat)
+	registerMetrics(reg, objs, events, table, loop, sink, owned, nat)
 	registerWatcherMetrics(reg, watcher)
 	if kubeWatcher != nil {
 		registerKubeMetrics(reg, kubeWatcher, loop)

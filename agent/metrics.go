@@ -15,7 +15,7 @@ import (
 
 // registerMetrics publishes the counters every stage already keeps. Each is
 // read at scrape time from its owner; nil stages (off) publish nothing.
-func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events, table *flow.Table,
+func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events, table *flow.Table, loop *flow.Loop,
 	sink *exporter.Fanout, owned *owners.Table, nat *conntrack.Table) {
 	for i := range sink.Exporters {
 		l := prometheus.Labels{"collector": sink.Names[i]}
@@ -31,6 +31,11 @@ func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events,
 	}
 	m.Gauge("flows", "flows held in the flow table", nil, func() float64 { return float64(table.Stats().Flows) })
 	m.Counter("flows_created_total", "flows that entered the flow table", nil, func() float64 { return float64(table.Stats().FlowsCreated) })
+	for reason := flow.IdleTimeout; reason <= flow.LackOfResources; reason++ {
+		m.Counter("flow_records_total", "flow records the flow table produced, by flowEndReason (all but active: flows finished)",
+			prometheus.Labels{"reason": reason.String()}, func() float64 { return float64(table.Stats().RecordsByReason[reason]) })
+	}
+	registerLoopMetrics(m, loop, objs, events)
 	m.Counter("tuple_measurements_unmatched_total", "socket and drop measurements of tuples no flow holds", nil,
 		func() float64 { return float64(table.Stats().UnmatchedTuples) })
 	for i, name := range bpf.StatNames {
@@ -87,4 +92,48 @@ func registerKubeMetrics(m *metrics.Registry, w *kube.Watcher, loop *flow.Loop) 
 func registerWatcherMetrics(m *metrics.Registry, w *attach.Watcher) {
 	m.Gauge("interfaces_attached", "interfaces podflow's programs are attached to", nil, func() float64 { return float64(w.Stats().Attached) })
 	m.Counter("attach_errors_total", "failed interface attaches", nil, func() float64 { return float64(w.Stats().AttachErrors) })
+}
+
+// registerLoopMetrics publishes the drain loop's cycles and durations and
+// how full the kernel maps get, all read from one snapshot per scrape (the
+// histograms' counts equal the cycle counter in every scrape).
+func registerLoopMetrics(m *metrics.Registry, loop *flow.Loop, objs *bpf.Objects, events *bpf.Events) {
+	type stat = metrics.Metric[flow.LoopStats]
+	ms := []stat{
+		{Name: "drain_cycles_total", Help: "drain cycles run: drain the kernel maps, update the flow table, export what is due",
+			Counter: func(s flow.LoopStats) float64 { return float64(s.Cycles) }},
+		{Name: "drain_errors_total", Help: "drain cycles whose drain of a kernel map failed",
+			Counter: func(s flow.LoopStats) float64 { return float64(s.DrainErrors) }},
+		{Name: "drain_duration_seconds", Help: "time each cycle took to drain the kernel maps (swap, batch lookup and delete, per-CPU merge)",
+			Histogram: func(s flow.LoopStats) metrics.Histogram { return durationHistogram(s.Drain) }},
+		{Name: "drain_cycle_duration_seconds", Help: "time each whole cycle took: drain, flow table, enrichment, hand-off to the exporters' queues",
+			Histogram: func(s flow.LoopStats) metrics.Histogram { return durationHistogram(s.Cycle) }},
+		{Name: "flow_map_entries", Help: "entries the last cycle drained from the kernel flow map: how full it got in one poll interval",
+			Gauge: func(s flow.LoopStats) float64 { return float64(s.FlowEntries) }},
+	}
+	if events != nil {
+		ms = append(ms, stat{Name: "tuple_map_entries", Help: "entries the last cycle drained from the kernel socket and drop measurement map",
+			Gauge: func(s flow.LoopStats) float64 { return float64(s.TupleEntries) }})
+	}
+	metrics.Group(m, loop.Stats, ms...)
+	flows := float64(objs.FlowsA.MaxEntries())
+	m.Gauge("flow_map_capacity", "entries the kernel flow map holds (--max-flows); new flows beyond it are counted in kernel_map_full_packets_total", nil,
+		func() float64 { return flows })
+	if events != nil {
+		tuples := float64(events.TuplesA.MaxEntries())
+		m.Gauge("tuple_map_capacity", "entries the kernel measurement map holds; tuples beyond it are counted in kernel_tuple_map_full_total", nil,
+			func() float64 { return tuples })
+	}
+}
+
+// durationHistogram converts the loop's histogram to Prometheus's
+// cumulative buckets in seconds.
+func durationHistogram(h flow.DurationHistogram) metrics.Histogram {
+	buckets := make(map[float64]uint64, len(flow.DurationBuckets))
+	var below uint64
+	for i, bound := range flow.DurationBuckets {
+		below += h.Counts[i]
+		buckets[bound.Seconds()] = below
+	}
+	return metrics.Histogram{Count: h.Count, Sum: h.Sum.Seconds(), Buckets: buckets}
 }

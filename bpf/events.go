@@ -91,10 +91,27 @@ func openEvents(spec *ebpf.CollectionSpec, opts EventOptions) (*Events, error) {
 	var errs []error
 	for _, name := range eventPrograms(opts) {
 		if err := e.attach(spec, name, replace); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &ProgramError{Program: name, Err: err})
 		}
 	}
 	return e, errors.Join(errs...)
+}
+
+// ProgramError is why one program was left out: OpenEvents's error joins
+// one per program, so callers can tell which features degrade and why.
+type ProgramError struct {
+	Program string // EventsProg*
+	Err     error
+}
+
+func (e *ProgramError) Error() string { return e.Err.Error() }
+func (e *ProgramError) Unwrap() error { return e.Err }
+
+// OpenEventsSpec is OpenEvents for a spec the caller loaded (LoadEvents)
+// and may have changed: tests point a program at a tracepoint the kernel
+// lacks to see podflow degrade.
+func OpenEventsSpec(spec *ebpf.CollectionSpec, opts EventOptions) (*Events, error) {
+	return openEvents(spec, opts)
 }
 
 // attach loads one program (sharing the maps already loaded) and attaches
@@ -196,9 +213,10 @@ func (e *Events) Stats() ([EventsEventStatEVSTAT_MAX]uint64, error) {
 
 // EventStatNames name the event counters, indexed by EventsEventStat.
 var EventStatNames = [EventsEventStatEVSTAT_MAX]string{
-	EventsEventStatEVSTAT_DROPS_NOT_IP:   "drops_not_ip",
-	EventsEventStatEVSTAT_MAP_FULL:       "tuple_map_full",
-	EventsEventStatEVSTAT_RETRANS_FAILED: "retransmits_not_sent",
+	EventsEventStatEVSTAT_DROPS_NOT_IP:      "drops_not_ip",
+	EventsEventStatEVSTAT_MAP_FULL:          "tuple_map_full",
+	EventsEventStatEVSTAT_RETRANS_FAILED:    "retransmits_not_sent",
+	EventsEventStatEVSTAT_OWNER_EVENTS_LOST: "owner_events_lost",
 }
 
 // DropReasons reads the names of the kernel's drop reasons from its BTF

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,15 +52,20 @@ type Loop struct {
 	enrich  Enricher           // optional
 	keep    func(*Record) bool // optional: records it refuses are not exported (another node exports them)
 	skipped atomic.Uint64
-	entries []Entry
-	joined  []TupleEntry
-	records []Record
+	now     func() time.Time // stopwatch of LoopStats (monotonic time.Now; clock decides timeouts and is faked in tests)
+	statsMu sync.Mutex
+	stats   LoopStats
+	// drainTook is how long the current cycle's kernel drain took.
+	drainTook time.Duration
+	entries   []Entry
+	joined    []TupleEntry
+	records   []Record
 }
 
 // NewLoop joins a source, a table and a sink. times converts BPF
 // timestamps; clock decides timeouts (SystemClock in production).
 func NewLoop(src Source, table *Table, sink Sink, times Timestamps, clock Clock, log *zap.Logger) *Loop {
-	return &Loop{src: src, table: table, sink: sink, times: times, clock: clock, log: log}
+	return &Loop{src: src, table: table, sink: sink, times: times, clock: clock, log: log, now: time.Now}
 }
 
 // WithTuples makes every drain also drain src and join its measurements to
@@ -111,17 +117,23 @@ func (l *Loop) Run(ctx context.Context, interval time.Duration) {
 
 // Cycle runs one drain → table → expire → export pass.
 func (l *Loop) Cycle() error {
+	start := l.now()
 	drainErr := l.drain()
 	l.records = l.table.Expire(l.clock.Now(), l.records[:0])
-	return errors.Join(drainErr, l.export())
+	exportErr := l.export()
+	l.account(start, drainErr)
+	return errors.Join(drainErr, exportErr)
 }
 
 // Shutdown drains one last time and exports every held flow with forced end.
 func (l *Loop) Shutdown() error {
+	start := l.now()
 	drainErr := l.drain()
 	l.records = l.table.Expire(l.clock.Now(), l.records[:0])
 	l.records = l.table.Flush(l.records)
-	return errors.Join(drainErr, l.export())
+	exportErr := l.export()
+	l.account(start, drainErr)
+	return errors.Join(drainErr, exportErr)
 }
 
 func (l *Loop) drain() error {
@@ -129,11 +141,13 @@ func (l *Loop) drain() error {
 		l.log.Warn("clock offset not re-measured; keeping the previous one", zap.Error(err))
 	}
 	var err, tupleErr error
+	start := l.now()
 	l.entries, err = l.src.Drain(l.entries[:0], l.times.ToWall)
 	l.joined = l.joined[:0]
 	if l.tuples != nil {
 		l.joined, tupleErr = l.tuples.DrainTuples(l.joined)
 	}
+	l.drainTook = l.now().Sub(start)
 	l.table.Update(l.entries, l.joined...)
 	if err != nil {
 		err = fmt.Errorf("drain: %w", err)
