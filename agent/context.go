@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"os"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podflow/podflow/bpf"
+	"github.com/podflow/podflow/check"
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/enrich"
 	"github.com/podflow/podflow/enrich/conntrack"
@@ -30,11 +30,12 @@ import (
 // event reader has stopped (after ctx is done).
 func processContext(ctx context.Context, cfg *config.Config, events *bpf.Events, log *zap.Logger) (e enrich.Enricher, table *owners.Table, wait func()) {
 	wait = func() {}
+	// Without the owner tracepoints openEvents has already warned, once.
 	if !cfg.ProcessContext || events == nil || events.Program(bpf.EventsProgSockSendLength) == nil {
-		if cfg.ProcessContext {
-			log.Warn("process context disabled: the socket owner tracepoints are not attached")
-		}
 		return nil, nil, wait
+	}
+	for _, r := range check.ProcessContextWarnings(process.DefaultProcRoot) {
+		log.Warn(r.Effect, zap.String("check", r.Name), zap.String("reason", r.Detail))
 	}
 	resolver := process.NewResolver(process.Config{})
 	table = owners.New(owners.Config{Resolver: resolver.Flow()})
@@ -86,7 +87,8 @@ func natContext(ctx context.Context, cfg *config.Config, ns *netns.NsHandle, tun
 	}
 	table = conntrack.New(ccfg)
 	if err := table.Start(ctx); err != nil {
-		log.Warn("NAT context disabled: conntrack unavailable", zap.Error(err))
+		r := check.ConntrackUnavailable(err)
+		log.Warn(r.Effect, zap.String("reason", r.Detail))
 		return nil, nil, wait
 	}
 	return table, table, func() { <-table.Done() }
@@ -119,12 +121,14 @@ func kubeContext(ctx context.Context, cfg *config.Config, client kubernetes.Inte
 	if client == nil {
 		var err error
 		client, err = kube.NewClient(cfg.Kubeconfig)
-		if errors.Is(err, kube.ErrNotInCluster) {
-			log.Info("Kubernetes stage off: not running in a cluster and no --kubeconfig")
-			return nil, nil, nil
-		}
 		if err != nil {
-			log.Warn("Kubernetes stage off", zap.Error(err))
+			// Outside a cluster the stage is off as expected: said at info.
+			r := check.KubeClientResult(err)
+			level := zap.WarnLevel
+			if r.Status == check.Degraded {
+				level = zap.InfoLevel
+			}
+			log.Log(level, r.Effect, zap.String("reason", r.Detail))
 			return nil, nil, nil
 		}
 	}
@@ -138,7 +142,7 @@ func kubeContext(ctx context.Context, cfg *config.Config, client kubernetes.Inte
 	kcfg.Log = log.Named("kube")
 	w, err := kube.Start(ctx, kcfg)
 	if err != nil {
-		log.Warn("Kubernetes stage off", zap.Error(err))
+		log.Warn(check.EffectKubeOff, zap.String("reason", err.Error()))
 		return nil, nil, nil
 	}
 	select {

@@ -1,18 +1,23 @@
 package agent
 
 import (
-	"errors"
-
 	"go.uber.org/zap"
 
 	"github.com/podflow/podflow/bpf"
+	"github.com/podflow/podflow/check"
 	"github.com/podflow/podflow/config"
 )
 
 // openEvents loads and attaches the socket and drop tracepoints cfg asks
-// for. What the kernel refuses is disabled with one warning each; the flow
-// counters keep working whatever happens here. nil means none run.
+// for. What the kernel refuses is disabled with one warning per feature,
+// worded as `podflow check` words it; the flow counters keep working
+// whatever happens here. nil means none run.
 func openEvents(cfg *config.Config, log *zap.Logger) (*bpf.Events, *bpf.TupleDrainer) {
+	return openEventsWith(cfg, log, bpf.OpenEvents)
+}
+
+// openEventsWith is openEvents with the opener tests substitute.
+func openEventsWith(cfg *config.Config, log *zap.Logger, open check.EventOpener) (*bpf.Events, *bpf.TupleDrainer) {
 	opts := bpf.EventOptions{
 		MaxTuples:   uint32(cfg.MaxFlows),
 		RTT:         cfg.TCPRTT,
@@ -23,16 +28,13 @@ func openEvents(cfg *config.Config, log *zap.Logger) (*bpf.Events, *bpf.TupleDra
 	if !opts.RTT && !opts.Retransmits && !opts.Drops && !opts.Owners {
 		return nil, nil
 	}
-	ev, err := bpf.OpenEvents(opts)
-	if err != nil {
-		var joined interface{ Unwrap() []error }
-		errs := []error{err}
-		if errors.As(err, &joined) {
-			errs = joined.Unwrap()
-		}
-		for _, e := range errs {
-			log.Warn("tracepoint disabled: its measurements will be missing from flows, counters keep flowing", zap.Error(e))
-		}
+	ev, err := open(opts)
+	var attached []string
+	if ev != nil {
+		attached = ev.Attached
+	}
+	for _, f := range check.DegradedFeatures(check.TracepointResults(opts, attached, err)) {
+		log.Warn(f.Effect, zap.String("feature", f.Feature), zap.String("reason", f.Detail))
 	}
 	if ev == nil {
 		return nil, nil
@@ -42,14 +44,14 @@ func openEvents(cfg *config.Config, log *zap.Logger) (*bpf.Events, *bpf.TupleDra
 		return nil, nil
 	}
 	var reasons map[uint32]string
-	if opts.Drops {
+	if opts.Drops && ev.Program(bpf.EventsProgKfreeSkb) != nil {
 		if reasons, err = bpf.DropReasons(); err != nil {
-			log.Warn("drop reasons exported as numbers", zap.Error(err))
+			log.Warn(check.EffectDropReasonNumbers, zap.String("reason", err.Error()))
 		}
 	}
 	d, err := bpf.NewTupleDrainer(ev, reasons)
 	if err != nil {
-		log.Warn("tracepoints disabled", zap.Error(err))
+		log.Warn("tracepoints disabled: RTT, retransmits, drops and process attribution off; "+check.CountersKeepFlowing, zap.Error(err))
 		ev.Close()
 		return nil, nil
 	}

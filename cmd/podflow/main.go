@@ -58,6 +58,8 @@ func (a *app) main(args []string) int {
 		return a.run(rest)
 	case "collect":
 		return a.collect(rest)
+	case "check":
+		return a.check(rest)
 	case "version":
 		return a.version(rest)
 	case "help":
@@ -90,6 +92,8 @@ func usage() string {
 Usage:
   podflow [run] [options]     export flows (the default command)
   podflow collect [options]   print the flow records received, a built-in collector
+  podflow check [options]     probe the kernel and host: what works, what degrades and why
+                              (--output json for machines; takes the run options)
   podflow version             print the version, commit and Go version
   podflow help                print this help
 
