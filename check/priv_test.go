@@ -80,7 +80,7 @@ func TestProbesOnThisMachine(t *testing.T) {
 	}
 }
 
-// hostLinks describes this namespace's links and their qdiscs.
+// hostLinks describes this namespace's devices and their qdiscs.
 func hostLinks(t *testing.T) string {
 	t.Helper()
 	links, err := netlink.LinkList()
@@ -89,6 +89,12 @@ func hostLinks(t *testing.T) string {
 	}
 	var b strings.Builder
 	for _, l := range links {
+		// Only real devices (lo, the uplinks): other packages' tests run in
+		// parallel and add and remove veths, bridges and tuns in this
+		// namespace.
+		if l.Type() != "device" {
+			continue
+		}
 		qdiscs, err := netlink.QdiscList(l)
 		if err != nil {
 			t.Fatal(err)
