@@ -47,6 +47,15 @@ type Received struct {
 	// Scope holds the Extra keys of an options record's scope fields, in
 	// template order (e.g. ["exportingProcessId"]); nil for flow records.
 	Scope []string
+	// SamplingInterval is N when packets are sampled 1 in N: on a flow
+	// record, the interval the exporter last announced for its observation
+	// domain in this transport session (0: none announced; flow.Record's
+	// Packets and Octets are always the counts as sent, not scaled by N); on
+	// an options record, the interval it announces (0: none). Read from
+	// samplingInterval, samplerRandomInterval, samplingPacketInterval with
+	// samplingPacketSpace, or samplingProbability (1/N): podflow's IPFIX
+	// exporter sends samplingInterval and samplingProbability.
+	SamplingInterval uint32
 	// Extra holds every element not mapped into flow.Record, by IE name;
 	// elements missing from the registry are named "en<PEN>:id<ID>", and an
 	// element repeated in one record gets "#2", "#3", ... An alternative the

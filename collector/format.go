@@ -20,7 +20,8 @@ import (
 // IPFIX IE names (sourceIPv4Address, octetDeltaCount, flowStartMilliseconds
 // as an integer, ...), plus the message header (exporter, observationDomainId,
 // sequenceNumber, exportTime in Unix seconds, templateId) and flowStart /
-// flowEnd as RFC 3339 strings for humans. Extra elements follow by name;
+// flowEnd as RFC 3339 strings for humans, and samplingInterval when the
+// exporter announced packet sampling. Extra elements follow by name;
 // octet arrays are "0x..." hex strings, times RFC 3339 strings. An Extra
 // element whose name is already used with another value is written as
 // "<name>#extra".
@@ -38,6 +39,9 @@ func FormatJSON(r Received) []byte {
 		}
 	} else {
 		addFlowJSON(&w, r.Record)
+		if r.SamplingInterval > 1 {
+			w.add("samplingInterval", r.SamplingInterval)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
 		w.addExtra(k, jsonValue(r.Extra[k]))
@@ -230,7 +234,8 @@ func (w *jsonObject) bytes() []byte {
 
 // FormatText renders r as a readable one-liner, e.g.
 // "2026-11-22T03:04:05.123Z tcp 10.0.0.1:34567 -> 10.0.0.2:80 if=5 ingress pkts=10 bytes=840 flags=SYN,ACK,FIN reason=idle dur=1.234s".
-// Extra elements follow as name=value, sorted by name.
+// A flow record of a sampling exporter adds "sampled=1/N" (its counts are
+// the sampled ones). Extra elements follow as name=value, sorted by name.
 func FormatText(r Received) string {
 	var b strings.Builder
 	start := r.First
@@ -245,6 +250,9 @@ func FormatText(r Received) string {
 		}
 	} else {
 		writeFlowText(&b, r.Record)
+		if r.SamplingInterval > 1 {
+			fmt.Fprintf(&b, " sampled=1/%d", r.SamplingInterval)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
 		fmt.Fprintf(&b, " %s=%s", k, textValue(r.Extra[k]))

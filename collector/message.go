@@ -36,10 +36,12 @@ type session struct {
 	exporter  string
 	templates map[templateKey]*template
 	seq       map[uint32]seqState
+	sampling  map[uint32]uint32 // by observation domain: the interval last announced (sampling.go)
 }
 
 func newSession(exporter string) *session {
-	return &session{exporter: exporter, templates: make(map[templateKey]*template), seq: make(map[uint32]seqState)}
+	return &session{exporter: exporter, templates: make(map[templateKey]*template), seq: make(map[uint32]seqState),
+		sampling: make(map[uint32]uint32)}
 }
 
 // decodeResult is what one message contributed, besides its records.
@@ -164,6 +166,7 @@ func (s *session) decodeDataSet(hdr Received, id uint16, body []byte, res *decod
 		for _, p := range problems {
 			res.errs = append(res.errs, fmt.Errorf("data set %d record %d: %w", id, len(out), p))
 		}
+		s.noteSampling(&r)
 		body = body[n:]
 		out = append(out, r)
 	}

@@ -46,6 +46,13 @@ type Config struct {
 	// (its kind, e.g. "veth"), ok false when unknown. It is called from
 	// Export, so it must answer from memory. nil sends no interface names.
 	InterfaceName func(ifindex uint32) (name, description string, ok bool)
+	// SamplingInterval is N when the records count each packet with
+	// probability 1/N (their counts are the sampled ones): the sampling
+	// options (sampling.go) tell collectors N at each connect and UDP
+	// template refresh, so they scale the counts back. 0 or 1: every packet
+	// is counted and nothing is sent. With NoOptions nothing is sent either:
+	// such a collector cannot learn N.
+	SamplingInterval uint32
 }
 
 const (

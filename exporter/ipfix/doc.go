@@ -32,8 +32,11 @@
 // template refresh the exporter sends its options templates and an RFC
 // 5610 type record for every enterprise element it exports (podflow's, and
 // the ntop and Antrea elements it uses), so a collector without vendor
-// files decodes them; before the first record observed on an interface in
-// that round, the interface's name (Config.InterfaceName); every
+// files decodes them, and with Config.SamplingInterval the sampling
+// interval and algorithm (sampling.go: nfdump scales the sampled counts by
+// it, pmacct and goflow2 report it); before the first record observed on
+// an interface in that round, the interface's name (Config.InterfaceName);
+// every
 // StatsInterval and at Close, the exporting process reliability statistics
 // (RFC 7011 §4.3), whose totals equal Stats. go-ipfix's collector cannot
 // decode options templates: over TCP and TLS it closes the connection at

@@ -101,6 +101,9 @@ func newOptionsTemplate(id uint16, scope int, fields []optionsField) (*announcem
 type optionsTemplates struct {
 	stats, interfaces, types *announcement
 	typeRecords              [][]byte // built once: they depend on the PEN and the message limit only
+	// sampling.go: nil unless the records are sampled
+	samplingInterval, selector             *announcement
+	samplingIntervalRecord, selectorRecord []byte
 }
 
 func newOptionsTemplates(cfg Config, limit int) (*optionsTemplates, error) {
@@ -122,6 +125,15 @@ func newOptionsTemplates(cfg Config, limit int) (*optionsTemplates, error) {
 			return nil, err
 		}
 	}
+	if cfg.sampled() {
+		if o.samplingInterval, err = newOptionsTemplate(TemplateIDSamplingInterval, 1, samplingIntervalFields); err != nil {
+			return nil, err
+		}
+		if o.selector, err = newOptionsTemplate(TemplateIDSelector, 1, selectorFields); err != nil {
+			return nil, err
+		}
+		o.samplingIntervalRecord, o.selectorRecord = samplingRecords(cfg.ObservationDomainID, cfg.SamplingInterval)
+	}
 	for _, a := range o.all() {
 		if len(a.msg) > limit {
 			return nil, fmt.Errorf("ipfix: options template %d does not fit a %d-octet message", a.id, limit)
@@ -135,7 +147,7 @@ func newOptionsTemplates(cfg Config, limit int) (*optionsTemplates, error) {
 // before the first template that uses it.
 func (o *optionsTemplates) all() []*announcement {
 	var out []*announcement
-	for _, a := range []*announcement{o.types, o.stats, o.interfaces} {
+	for _, a := range []*announcement{o.types, o.stats, o.interfaces, o.samplingInterval, o.selector} {
 		if a != nil {
 			out = append(out, a)
 		}

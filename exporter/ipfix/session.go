@@ -96,8 +96,9 @@ func (e *Exporter) sendTemplates() {
 	e.templatesAt = e.now
 }
 
-// sendOptionsRound sends the options templates and the RFC 5610 records
-// that describe the enterprise elements before any template uses them.
+// sendOptionsRound sends the options templates, the RFC 5610 records that
+// describe the enterprise elements before any template uses them, and the
+// sampling records (sampling.go) before any flow record they scale.
 func (e *Exporter) sendOptionsRound() error {
 	if e.options == nil {
 		return nil
@@ -107,7 +108,10 @@ func (e *Exporter) sendOptionsRound() error {
 			return err
 		}
 	}
-	return e.sendOptionsRecords(e.options.types, e.options.typeRecords)
+	if err := e.sendOptionsRecords(e.options.types, e.options.typeRecords); err != nil {
+		return err
+	}
+	return e.sendSamplingRecords()
 }
 
 // notConnected is the error of records that found no connection, with why

@@ -17,6 +17,12 @@ type Config struct {
 	// Boot is the origin of the exporter's system uptime (milliseconds);
 	// default the exporter's creation time, by Now.
 	Boot time.Time
+	// SamplingInterval is N when the records count each packet with
+	// probability 1/N (their counts are the sampled ones): every header
+	// says random sampling 1 in N (sampling.go), so collectors scale the
+	// counts back. v5 holds N up to 16383: a larger N is sent as 16383,
+	// logged at New and counted in Clamps.Sampling. 0 or 1: unsampled.
+	SamplingInterval uint32
 }
 
 const (

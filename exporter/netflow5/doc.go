@@ -12,8 +12,9 @@
 // uptimes before Boot (sent as 0). TCP flags are the low 8 bits (NS does
 // not fit). ICMP flows carry type<<8|code in the destination port, as v5
 // exporters do (and as flow.Tuple holds them). Next hop, ToS, AS numbers
-// and masks are 0; the sampling interval is 0 (unsampled); engine type and
-// id come from the Config.
+// and masks are 0; the sampling interval is 0 (unsampled) or, with
+// Config.SamplingInterval, random sampling 1 in N (sampling.go); engine
+// type and id come from the Config.
 //
 // Time: the header names one instant three ways: unix_secs (a whole
 // second, unix_nsecs 0) and sysUptime, the milliseconds from Boot to that

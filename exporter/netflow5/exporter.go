@@ -26,8 +26,10 @@ type Exporter struct {
 	dialFailing bool // last dial failed: log the next failures quietly
 	closed      bool
 
-	pkt packet
-	seq uint32 // records written (v5's flow_sequence)
+	pkt             packet
+	seq             uint32 // records written (v5's flow_sequence)
+	sampling        uint16 // the header's sampling_interval (sampling.go)
+	samplingClamped bool   // Config.SamplingInterval does not fit it
 
 	// per Export call
 	now            time.Time
@@ -71,6 +73,11 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 		dial:   dial,
 		bootMs: cfg.Boot.UnixMilli(),
 		pkt:    packet{max: perPacket},
+	}
+	e.sampling, e.samplingClamped = samplingField(cfg.SamplingInterval)
+	if e.samplingClamped {
+		e.log.Warn("netflow5: NetFlow v5 carries sampling intervals up to 16383: headers say 16383, so collectors scale the counts by less than the interval",
+			zap.Uint32("interval", cfg.SamplingInterval))
 	}
 	e.pkt.reset()
 	e.beginCall()
@@ -135,6 +142,7 @@ func (e *Exporter) Clamps() Clamps {
 		IfIndex:  e.stats.clampedIfIndex.Load(),
 		Counters: e.stats.clampedCounters.Load(),
 		Times:    e.stats.clampedTimes.Load(),
+		Sampling: e.stats.clampedSampling.Load(),
 	}
 }
 
@@ -207,7 +215,7 @@ func (e *Exporter) flush() (int, error) {
 	}
 	secs, uptime := e.headerInstant(p.latestMs)
 	msg := p.finish(header{uptime: uptime, unixSecs: secs, sequence: e.seq,
-		engineType: e.cfg.EngineType, engineID: e.cfg.EngineID})
+		engineType: e.cfg.EngineType, engineID: e.cfg.EngineID, sampling: e.sampling})
 	written, err := e.conn.Write(msg)
 	if err == nil && written != len(msg) {
 		err = io.ErrShortWrite
@@ -222,6 +230,9 @@ func (e *Exporter) flush() (int, error) {
 	e.stats.messagesSent.Add(1)
 	e.stats.bytesSent.Add(uint64(written))
 	e.stats.addClamps(p.clamped)
+	if e.samplingClamped {
+		e.stats.clampedSampling.Add(1)
+	}
 	return 0, nil
 }
 

@@ -21,6 +21,7 @@ type clamps struct{ ifIndex, counters, times int }
 type header struct {
 	uptime, unixSecs, sequence uint32
 	engineType, engineID       uint8
+	sampling                   uint16 // sampling.go
 }
 
 // packet is one export packet being filled; the buffer is reused.
@@ -93,7 +94,7 @@ func (p *packet) finish(h header) []byte {
 	binary.BigEndian.PutUint32(b[12:], 0) // unix_nsecs: the instant is a whole second
 	binary.BigEndian.PutUint32(b[16:], h.sequence)
 	b[20], b[21] = h.engineType, h.engineID
-	binary.BigEndian.PutUint16(b[22:], 0) // sampling interval: unsampled
+	binary.BigEndian.PutUint16(b[22:], h.sampling)
 	return b
 }
 

@@ -12,6 +12,7 @@ type counters struct {
 	recordsSent, recordsLost, messagesSent, bytesSent atomic.Uint64
 	sendErrors, unexportable                          atomic.Uint64
 	clampedIfIndex, clampedCounters, clampedTimes     atomic.Uint64
+	clampedSampling                                   atomic.Uint64
 }
 
 func (c *counters) snapshot() exporter.Stats {
@@ -35,4 +36,7 @@ type Clamps struct {
 	IfIndex  uint64 // input or output ifindex above 65535, sent as 65535
 	Counters uint64 // packets or octets above 2³²−1, sent as 2³²−1
 	Times    uint64 // first or last packet before Boot, sent as uptime 0
+	// Sampling counts packets (not records) whose header says 16383, the
+	// largest interval v5 holds, for a Config.SamplingInterval above it.
+	Sampling uint64
 }

@@ -22,6 +22,12 @@ type Config struct {
 	// Boot is the origin of the exporter's system uptime (milliseconds);
 	// default the exporter's creation time, by Now.
 	Boot time.Time
+	// SamplingInterval is N when the records count each packet with
+	// probability 1/N (their counts are the sampled ones): the packets that
+	// carry the templates also carry N in an options record (sampling.go),
+	// so collectors scale the counts back. 0 or 1: every packet is counted
+	// and nothing is sent.
+	SamplingInterval uint32
 }
 
 const (

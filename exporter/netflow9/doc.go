@@ -32,7 +32,10 @@
 // at the head of the first packet, then again at the head of a packet once
 // TemplateRefreshPackets packets have gone out since the last ones, or once
 // TemplateRefresh has passed. A packet whose send failed did not carry its
-// templates: the next packet carries them again.
+// templates: the next packet carries them again. With
+// Config.SamplingInterval they are followed by the sampling options
+// template 258 and its record (sampling.go), so that every template round
+// tells the collector the interval.
 //
 // Time: v9 carries no sub-second export time, so the header names one
 // instant twice: unix_secs, a whole second, and sysUptime, the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,6 +27,7 @@ type Exporter struct {
 	closed      bool
 
 	pkt            packet
+	templateCount  uint64    // template and options template records a packet with the templates carries
 	seq            uint32    // export packets written
 	templatesOnce  bool      // a packet carrying the templates was written
 	templatesAt    time.Time // when, by cfg.Now
@@ -62,17 +64,24 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 		log = zap.NewNop()
 	}
 	limit := packetLimit(cfg.MTU, cfg.Address)
-	if limit < minPacketLen {
-		return nil, fmt.Errorf("netflow9: MTU %d leaves %d octets per packet, templates and a record need %d",
-			cfg.MTU, limit, minPacketLen)
-	}
+	pkt := packet{limit: limit, templates: templateFlowSet, templateCount: templateRecords}
 	e := &Exporter{
-		cfg:    cfg,
-		log:    log.With(zap.String("collector", "udp://"+cfg.Address)),
-		dial:   dial,
-		bootMs: cfg.Boot.UnixMilli(),
-		pkt:    packet{limit: limit},
+		cfg:           cfg,
+		log:           log.With(zap.String("collector", "udp://"+cfg.Address)),
+		dial:          dial,
+		bootMs:        cfg.Boot.UnixMilli(),
+		templateCount: templateRecords,
 	}
+	if cfg.SamplingInterval > 1 {
+		pkt.templates = append(slices.Clip(templateFlowSet), samplingFlowSets(cfg.SourceID, cfg.SamplingInterval)...)
+		pkt.templateCount += samplingRecords
+		e.templateCount++ // the options template; its data record is no template
+	}
+	if need := minPacketLen + len(pkt.templates) - len(templateFlowSet); limit < need {
+		return nil, fmt.Errorf("netflow9: MTU %d leaves %d octets per packet, templates and a record need %d",
+			cfg.MTU, limit, need)
+	}
+	e.pkt = pkt
 	e.beginCall()
 	e.usable()
 	return e, nil
@@ -244,7 +253,7 @@ func (e *Exporter) flush() (int, error) {
 	e.stats.clampedTimes.Add(uint64(p.clamped))
 	e.sinceTemplates++
 	if p.withTemplates {
-		e.stats.templatesSent.Add(templateRecords)
+		e.stats.templatesSent.Add(e.templateCount)
 		e.templatesOnce, e.templatesAt, e.sinceTemplates = true, e.now, 1
 	}
 	return 0, nil

@@ -24,7 +24,8 @@ var templateFlowSet = func() []byte {
 }()
 
 // minPacketLen is the smallest limit that holds the templates and one
-// record of each family, so every packet can carry at least one record.
+// record of each family, so every packet can carry at least one record
+// (plus the sampling FlowSets when sampled).
 var minPacketLen = headerLen + len(templateFlowSet) + flowSetHeaderLen + padded(templateIPv6.recLen)
 
 // padded rounds n up to a multiple of 4: data FlowSets are padded so the
@@ -37,6 +38,8 @@ func padded(n int) int { return (n + 3) &^ 3 }
 type packet struct {
 	buf           []byte
 	limit         int
+	templates     []byte // templateFlowSet, then the sampling FlowSets (sampling.go) when sampled
+	templateCount int    // records in templates, for the header's count
 	started       bool
 	withTemplates bool
 	data          int   // data records
@@ -55,7 +58,7 @@ func (p *packet) start(withTemplates bool) {
 	p.started, p.withTemplates = true, withTemplates
 	p.data, p.clamped, p.latestMs, p.set, p.setTpl = 0, 0, 0, -1, nil
 	if withTemplates {
-		p.buf = append(p.buf, templateFlowSet...)
+		p.buf = append(p.buf, p.templates...)
 	}
 }
 
@@ -103,7 +106,7 @@ func (p *packet) closeSet() {
 // count is the header's record count: template and data records.
 func (p *packet) count() int {
 	if p.withTemplates {
-		return p.data + templateRecords
+		return p.data + p.templateCount
 	}
 	return p.data
 }
