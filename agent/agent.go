@@ -21,9 +21,6 @@ import (
 	"github.com/podflow/podflow/enrich/conntrack"
 	"github.com/podflow/podflow/enrich/owners"
 	"github.com/podflow/podflow/exporter"
-	"github.com/podflow/podflow/exporter/ipfix"
-	"github.com/podflow/podflow/exporter/netflow5"
-	"github.com/podflow/podflow/exporter/netflow9"
 	"github.com/podflow/podflow/flow"
 	"github.com/podflow/podflow/metrics"
 )
@@ -68,11 +65,21 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 // RunWith is Run with injected parts.
 func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Options) (err error) {
+	handshakes, wire := cfg.HandshakeRTT, cfg.WireRetransmits
+	if cfg.SamplingInterval > 1 && (handshakes || wire) {
+		// Both follow a connection packet by packet: a sampled subset
+		// would time the wrong packets and miss or invent retransmissions.
+		log.Warn("packet sampling is on: TCP handshake timing (--handshake-rtt) and wire retransmissions (--wire-retransmits) need every packet and are turned off",
+			zap.Int("sampling_interval", cfg.SamplingInterval))
+		handshakes, wire = false, false
+	}
 	objs, err := bpf.Load(bpf.LoadOptions{
 		MaxFlows:             uint32(cfg.MaxFlows),
 		PreciseTimestamps:    cfg.PreciseTimestamps,
-		TrackHandshakes:      cfg.HandshakeRTT,
-		TrackWireRetransmits: cfg.WireRetransmits,
+		TrackHandshakes:      handshakes,
+		TrackWireRetransmits: wire,
+		Filter:               kernelFilter(cfg),
+		SamplingInterval:     uint32(cfg.SamplingInterval),
 	})
 	if err != nil {
 		return err
@@ -219,6 +226,34 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 	return errors.Join(attachErr, detachErr, shutdownErr)
 }
 
+// kernelFilter translates the validated filter options for the TC programs.
+func kernelFilter(cfg *config.Config) bpf.Filter {
+	var f bpf.Filter
+	for _, r := range cfg.FilterCIDRs {
+		if r.Deny {
+			f.DenyCIDRs = append(f.DenyCIDRs, r.Prefix)
+		} else {
+			f.AllowCIDRs = append(f.AllowCIDRs, r.Prefix)
+		}
+	}
+	for _, r := range cfg.FilterProtocols {
+		if r.Deny {
+			f.DenyProtocols = append(f.DenyProtocols, uint8(r.Protocol))
+		} else {
+			f.AllowProtocols = append(f.AllowProtocols, uint8(r.Protocol))
+		}
+	}
+	for _, r := range cfg.FilterPorts {
+		pr := bpf.PortRange{First: uint16(r.First), Last: uint16(r.Last)}
+		if r.Deny {
+			f.DenyPorts = append(f.DenyPorts, pr)
+		} else {
+			f.AllowPorts = append(f.AllowPorts, pr)
+		}
+	}
+	return f
+}
+
 // observedNetns is the network namespace podflow attaches in: the one the
 // injected attach configuration names (tests), else nil for the current one.
 func observedNetns(opts Options) *netns.NsHandle {
@@ -262,60 +297,4 @@ func newWatcher(cfg *config.Config, objs *bpf.Objects, log *zap.Logger, opts Opt
 		return nil, nil, err
 	}
 	return w, release, nil
-}
-
-func newExporters(cfg *config.Config, names *interfaceNames, log *zap.Logger) (*exporter.Fanout, error) {
-	f := &exporter.Fanout{Log: log}
-	for _, c := range cfg.Collectors {
-		var (
-			e   exporter.Exporter
-			err error
-		)
-		switch c.Protocol {
-		case "ipfix":
-			ic := ipfix.Config{
-				Network:             c.Transport,
-				Address:             c.Address,
-				ObservationDomainID: cfg.ObservationDomain,
-				MTU:                 cfg.MTU,
-				TemplateRefresh:     cfg.TemplateRefresh,
-				EnterpriseNumber:    cfg.EnterpriseNumber,
-				NoOptions:           !cfg.IPFIXOptions,
-				InterfaceName:       names.lookup,
-			}
-			if c.Transport == "tls" {
-				if ic.TLS, err = collectorTLS(cfg); err != nil {
-					break
-				}
-			}
-			e, err = ipfix.New(ic, log.With(zap.String("collector", c.URL)))
-		case "netflow9":
-			e, err = netflow9.New(netflow9.Config{
-				Address:         c.Address,
-				SourceID:        cfg.ObservationDomain,
-				MTU:             cfg.MTU,
-				TemplateRefresh: cfg.TemplateRefresh,
-			}, log.With(zap.String("collector", c.URL)))
-		case "netflow5":
-			e, err = netflow5.New(netflow5.Config{Address: c.Address, MTU: cfg.MTU}, log.With(zap.String("collector", c.URL)))
-		default:
-			err = fmt.Errorf("protocol %q not supported", c.Protocol)
-		}
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("collector %s: %w", c.URL, err), f.Close())
-		}
-		f.Exporters = append(f.Exporters, e)
-		f.Names = append(f.Names, c.URL)
-	}
-	return f, nil
-}
-
-func logExporterStats(log *zap.Logger, f *exporter.Fanout) {
-	for i := range f.Exporters {
-		s := f.Stats(i)
-		log.Info("exporter totals", zap.String("collector", f.Names[i]),
-			zap.Uint64("records_sent", s.RecordsSent), zap.Uint64("records_lost", s.RecordsLost),
-			zap.Uint64("messages_sent", s.MessagesSent), zap.Uint64("send_errors", s.SendErrors),
-			zap.Uint64("reconnects", s.Reconnects))
-	}
 }

@@ -93,6 +93,17 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 
 #include "handshake.h" /* uses stat_add and the handshakes map */
 #include "wire.h"
+#include "filter.h"
+
+/* Set at load time: 1-in-N packet sampling (RFC 5475 uniform probabilistic
+ * sampling, each packet independently with probability 1/N); 1 accounts
+ * every packet. A packet is sampled when a 32-bit random number is below
+ * sampling_threshold = round(2^32 / N): a compare rather than a division
+ * (% N == 0), and half its bias: the probability is off by at most
+ * N / 2^33 of itself (exact for powers of two). A GSO skb is sampled as a
+ * whole and counts its segments: the expected counts are the same. */
+volatile const __u32 sampling_interval = 1;
+volatile const __u32 sampling_threshold = 0;
 
 static __always_inline void flow_add(struct flow_val *v, __u64 octets, __u32 segs, __u16 flags, __u64 now, __u32 retrans)
 {
@@ -174,11 +185,6 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l
 		stat_add(STAT_MALFORMED_OCTETS, skb->len);
 		return TC_ACT_UNSPEC;
 	}
-	if (p.l4_truncated)
-		stat_add(STAT_L4_TRUNCATED_PACKETS, 1);
-	if (p.fragment)
-		stat_add(STAT_FRAGMENTS, 1);
-
 	/* IP-level octets. A GSO skb stands for gso_segs packets, each
 	 * repeating the L3+L4 headers: count what the wire would carry. */
 	avail = skb->len - p.l3_off;
@@ -192,6 +198,23 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l
 	}
 	if (!segs)
 		segs = 1;
+
+	/* Filters and sampling come before any map is touched: excluded and
+	 * unsampled packets leave no state behind, only these counters. */
+	if (excluded(&p)) {
+		stat_add(STAT_FILTERED_PACKETS, segs);
+		stat_add(STAT_FILTERED_OCTETS, octets);
+		return TC_ACT_UNSPEC;
+	}
+	if (sampling_interval > 1 && bpf_get_prandom_u32() >= sampling_threshold) {
+		stat_add(STAT_SAMPLED_OUT_PACKETS, segs);
+		stat_add(STAT_SAMPLED_OUT_OCTETS, octets);
+		return TC_ACT_UNSPEC;
+	}
+	if (p.l4_truncated)
+		stat_add(STAT_L4_TRUNCATED_PACKETS, 1);
+	if (p.fragment)
+		stat_add(STAT_FRAGMENTS, 1);
 
 	p.key.ifindex = skb->ifindex;
 	p.key.direction = direction;

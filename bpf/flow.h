@@ -65,6 +65,10 @@ enum flow_stat {
 	STAT_FRAGMENTS, /* non-first fragments, counted with ports 0 */
 	STAT_PULL_FAILED, /* headers not linear and bpf_skb_pull_data failed */
 	STAT_HANDSHAKES_EVICTED, /* handshakes map full: a SYN was not tracked */
+	STAT_FILTERED_PACKETS, /* excluded by the filters (filter.h) */
+	STAT_FILTERED_OCTETS,
+	STAT_SAMPLED_OUT_PACKETS, /* passed the filters, not sampled */
+	STAT_SAMPLED_OUT_OCTETS,
 	STAT_MAX,
 };
 

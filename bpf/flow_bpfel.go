@@ -13,6 +13,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type FlowCidrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Version   uint8
+	Addr      [16]uint8
+	Pad       [3]uint8
+}
+
 type FlowClockSample struct {
 	_       structs.HostLayout
 	Jiffies uint64
@@ -45,7 +53,11 @@ const (
 	FlowFlowStatSTAT_FRAGMENTS           FlowFlowStat = 7
 	FlowFlowStatSTAT_PULL_FAILED         FlowFlowStat = 8
 	FlowFlowStatSTAT_HANDSHAKES_EVICTED  FlowFlowStat = 9
-	FlowFlowStatSTAT_MAX                 FlowFlowStat = 10
+	FlowFlowStatSTAT_FILTERED_PACKETS    FlowFlowStat = 10
+	FlowFlowStatSTAT_FILTERED_OCTETS     FlowFlowStat = 11
+	FlowFlowStatSTAT_SAMPLED_OUT_PACKETS FlowFlowStat = 12
+	FlowFlowStatSTAT_SAMPLED_OUT_OCTETS  FlowFlowStat = 13
+	FlowFlowStatSTAT_MAX                 FlowFlowStat = 14
 )
 
 type FlowFlowVal struct {
@@ -78,6 +90,7 @@ type FlowSeqState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	FlowMapFilterCidr        = "filter_cidr"
 	FlowMapFlowsA            = "flows_a"
 	FlowMapFlowsB            = "flows_b"
 	FlowMapHandshakes        = "handshakes"
@@ -89,8 +102,16 @@ const (
 	FlowProgTcEgressL3       = "tc_egress_l3"
 	FlowProgTcIngress        = "tc_ingress"
 	FlowProgTcIngressL3      = "tc_ingress_l3"
+	FlowVarFilterCidrs       = "filter_cidrs"
+	FlowVarFilterPorts       = "filter_ports"
+	FlowVarFilterProtos      = "filter_protos"
 	FlowVarLastClockSample   = "last_clock_sample"
+	FlowVarPortAllowed       = "port_allowed"
+	FlowVarPortDenied        = "port_denied"
 	FlowVarPreciseTimestamps = "precise_timestamps"
+	FlowVarProtoExcluded     = "proto_excluded"
+	FlowVarSamplingInterval  = "sampling_interval"
+	FlowVarSamplingThreshold = "sampling_threshold"
 	FlowVarTrackHandshakes   = "track_handshakes"
 	FlowVarTrackWireRetrans  = "track_wire_retrans"
 	FlowVarUnusedFlowStat    = "unused_flow_stat"
@@ -149,6 +170,7 @@ type FlowProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowMapSpecs struct {
+	FilterCidr *ebpf.MapSpec `ebpf:"filter_cidr"`
 	FlowsA     *ebpf.MapSpec `ebpf:"flows_a"`
 	FlowsB     *ebpf.MapSpec `ebpf:"flows_b"`
 	Handshakes *ebpf.MapSpec `ebpf:"handshakes"`
@@ -161,8 +183,16 @@ type FlowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type FlowVariableSpecs struct {
+	FilterCidrs       *ebpf.VariableSpec `ebpf:"filter_cidrs"`
+	FilterPorts       *ebpf.VariableSpec `ebpf:"filter_ports"`
+	FilterProtos      *ebpf.VariableSpec `ebpf:"filter_protos"`
 	LastClockSample   *ebpf.VariableSpec `ebpf:"last_clock_sample"`
+	PortAllowed       *ebpf.VariableSpec `ebpf:"port_allowed"`
+	PortDenied        *ebpf.VariableSpec `ebpf:"port_denied"`
 	PreciseTimestamps *ebpf.VariableSpec `ebpf:"precise_timestamps"`
+	ProtoExcluded     *ebpf.VariableSpec `ebpf:"proto_excluded"`
+	SamplingInterval  *ebpf.VariableSpec `ebpf:"sampling_interval"`
+	SamplingThreshold *ebpf.VariableSpec `ebpf:"sampling_threshold"`
 	TrackHandshakes   *ebpf.VariableSpec `ebpf:"track_handshakes"`
 	TrackWireRetrans  *ebpf.VariableSpec `ebpf:"track_wire_retrans"`
 	UnusedFlowStat    *ebpf.VariableSpec `ebpf:"unused_flow_stat"`
@@ -188,6 +218,7 @@ func (o *FlowObjects) Close() error {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowMaps struct {
+	FilterCidr *ebpf.Map `ebpf:"filter_cidr"`
 	FlowsA     *ebpf.Map `ebpf:"flows_a"`
 	FlowsB     *ebpf.Map `ebpf:"flows_b"`
 	Handshakes *ebpf.Map `ebpf:"handshakes"`
@@ -198,6 +229,7 @@ type FlowMaps struct {
 
 func (m *FlowMaps) Close() error {
 	return _FlowClose(
+		m.FilterCidr,
 		m.FlowsA,
 		m.FlowsB,
 		m.Handshakes,
@@ -211,8 +243,16 @@ func (m *FlowMaps) Close() error {
 //
 // It can be passed to LoadFlowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FlowVariables struct {
+	FilterCidrs       *ebpf.Variable `ebpf:"filter_cidrs"`
+	FilterPorts       *ebpf.Variable `ebpf:"filter_ports"`
+	FilterProtos      *ebpf.Variable `ebpf:"filter_protos"`
 	LastClockSample   *ebpf.Variable `ebpf:"last_clock_sample"`
+	PortAllowed       *ebpf.Variable `ebpf:"port_allowed"`
+	PortDenied        *ebpf.Variable `ebpf:"port_denied"`
 	PreciseTimestamps *ebpf.Variable `ebpf:"precise_timestamps"`
+	ProtoExcluded     *ebpf.Variable `ebpf:"proto_excluded"`
+	SamplingInterval  *ebpf.Variable `ebpf:"sampling_interval"`
+	SamplingThreshold *ebpf.Variable `ebpf:"sampling_threshold"`
 	TrackHandshakes   *ebpf.Variable `ebpf:"track_handshakes"`
 	TrackWireRetrans  *ebpf.Variable `ebpf:"track_wire_retrans"`
 	UnusedFlowStat    *ebpf.Variable `ebpf:"unused_flow_stat"`

@@ -26,6 +26,16 @@ type LoadOptions struct {
 	// TrackWireRetransmits counts TCP retransmissions from sequence numbers
 	// at every observation point.
 	TrackWireRetransmits bool
+	// Filter selects the packets accounted; the rest are only counted in
+	// the filtered_* stats. The zero value accounts every packet.
+	Filter Filter
+	// SamplingInterval accounts each packet (that passed Filter) with
+	// probability 1/SamplingInterval; 0 and 1 account every packet. Flows
+	// then hold the sampled packets and octets, the rest go to the
+	// sampled_out_* stats. Handshake timing and wire retransmissions need
+	// every packet: sampling turns TrackHandshakes and
+	// TrackWireRetransmits off.
+	SamplingInterval uint32
 }
 
 // Objects are podflow's loaded TC programs and maps.
@@ -54,6 +64,21 @@ func Load(opts LoadOptions) (*Objects, error) {
 	// plenty, and the LRU evicts SYNs that were never answered.
 	spec.Maps[FlowMapHandshakes].MaxEntries = max(opts.MaxFlows/4, 1024)
 	spec.Maps[FlowMapTcpSeqs].MaxEntries = opts.MaxFlows
+	if opts.SamplingInterval > 1 {
+		opts.TrackHandshakes, opts.TrackWireRetransmits = false, false
+	}
+	filter, err := opts.Filter.compile()
+	if err != nil {
+		return nil, err
+	}
+	if err := filter.apply(spec); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]uint32{FlowVarSamplingInterval: max(opts.SamplingInterval, 1), FlowVarSamplingThreshold: samplingThreshold(opts.SamplingInterval)} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
 	for name, on := range map[string]bool{"track_handshakes": opts.TrackHandshakes, "track_wire_retrans": opts.TrackWireRetransmits} {
 		if err := spec.Variables[name].Set(on); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
@@ -112,4 +137,8 @@ var StatNames = [FlowFlowStatSTAT_MAX]string{
 	FlowFlowStatSTAT_FRAGMENTS:           "later_fragments",
 	FlowFlowStatSTAT_PULL_FAILED:         "pull_failed",
 	FlowFlowStatSTAT_HANDSHAKES_EVICTED:  "handshakes_not_tracked",
+	FlowFlowStatSTAT_FILTERED_PACKETS:    "filtered_packets",
+	FlowFlowStatSTAT_FILTERED_OCTETS:     "filtered_octets",
+	FlowFlowStatSTAT_SAMPLED_OUT_PACKETS: "sampled_out_packets",
+	FlowFlowStatSTAT_SAMPLED_OUT_OCTETS:  "sampled_out_octets",
 }

@@ -64,6 +64,15 @@ type Config struct {
 	// WireRetransmits counts TCP retransmissions from sequence numbers in
 	// the TC programs.
 	WireRetransmits bool
+	// FilterCIDRs, FilterProtocols and FilterPorts select the traffic the
+	// kernel accounts (see filter.go for their semantics); empty lists
+	// select everything.
+	FilterCIDRs     []CIDRRule
+	FilterProtocols []ProtocolRule
+	FilterPorts     []PortRule
+	// SamplingInterval accounts each packet with probability
+	// 1/SamplingInterval; 1 accounts every packet.
+	SamplingInterval int
 	// ProcessContext and NATContext turn the process and conntrack
 	// enrichments on.
 	ProcessContext, NATContext bool

@@ -15,6 +15,10 @@ const (
 	MaxMTU      = 65535
 	MinMaxFlows = 1024
 	MaxMaxFlows = 1 << 24
+	// MinSamplingInterval accounts every packet; MaxSamplingInterval is
+	// 1 in 16M (NetFlow v5 can carry at most 14 bits of it).
+	MinSamplingInterval = 1
+	MaxSamplingInterval = 1 << 24
 	// maxIfNameLen is IFNAMSIZ-1: longer literal names can never match.
 	maxIfNameLen = 15
 )
@@ -79,6 +83,8 @@ func (c *Config) Validate() error {
 			fail("collector", "%q: fields do not match the URL (use ParseCollector)", col.URL)
 		}
 	}
+
+	c.validateFilters(fail)
 
 	for _, name := range c.Interfaces {
 		if err := checkInterfacePattern(name); err != nil {

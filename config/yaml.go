@@ -67,6 +67,9 @@ func yamlValues(o *option, n *yaml.Node) ([]string, error) {
 		}
 		return nil, fmt.Errorf("missing value")
 	case n.Kind == yaml.ScalarNode:
+		if err := localTag(n); err != nil {
+			return nil, err
+		}
 		return o.values(n.Value), nil
 	case n.Kind == yaml.SequenceNode && o.list:
 		var vals []string
@@ -77,6 +80,9 @@ func yamlValues(o *option, n *yaml.Node) ([]string, error) {
 			if item.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: list items must be plain values", item.Line)
 			}
+			if err := localTag(item); err != nil {
+				return nil, err
+			}
 			vals = append(vals, strings.TrimSpace(item.Value))
 		}
 		return vals, nil
@@ -85,6 +91,23 @@ func yamlValues(o *option, n *yaml.Node) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("want a single value")
 	}
+}
+
+// localTag rejects a scalar YAML read as a local tag: an unquoted
+// "!10.1.0.0/16" (a filter's deny rule) is the tag "!10.1.0.0/16" on an
+// empty value, which must not pass for an empty rule.
+func localTag(n *yaml.Node) error {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		return fmt.Errorf("line %d: %s%s is read as a YAML tag: quote it (\"%s\")", n.Line, n.Tag, spaced(n.Value), n.Tag+spaced(n.Value))
+	}
+	return nil
+}
+
+func spaced(v string) string {
+	if v == "" {
+		return ""
+	}
+	return " " + v
 }
 
 // fileKeys lists the keys a configuration file may hold.

@@ -142,6 +142,7 @@ type ipfixCollector struct {
 	mu        sync.Mutex
 	records   []flow.Record
 	templates []uint16 // template id of each record
+	sampling  []uint32 // the sampling interval announced before each record (0: none)
 }
 
 func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
@@ -163,6 +164,7 @@ func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
 			ic.mu.Lock()
 			ic.records = append(ic.records, r.Record)
 			ic.templates = append(ic.templates, r.TemplateID)
+			ic.sampling = append(ic.sampling, r.SamplingInterval)
 			ic.mu.Unlock()
 		}
 	}()
@@ -191,6 +193,14 @@ func (c *ipfixCollector) templatesOf(tu flow.Tuple) []uint16 {
 		}
 	}
 	return ids
+}
+
+// samplingIntervals returns the sampling interval each record arrived
+// under, in arrival order.
+func (c *ipfixCollector) samplingIntervals() []uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]uint32(nil), c.sampling...)
 }
 
 // snapshot returns the records so far and the sequence and decoding errors
