@@ -3,7 +3,9 @@
 GO        ?= go
 BIN       := bin/podflow
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X github.com/podflow/podflow/config.Version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The same flags as the Dockerfile's build (deploy/dockerfile_test.go checks).
+LDFLAGS   := -s -w -X github.com/podflow/podflow/config.Version=$(VERSION) -X github.com/podflow/podflow/config.Commit=$(COMMIT)
 COLLECTOR ?= udp://127.0.0.1:4739
 
 .PHONY: all build generate check-generate run test test-unit bench lint clean
@@ -11,7 +13,7 @@ COLLECTOR ?= udp://127.0.0.1:4739
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/podflow
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/podflow
 
 # Rebuild the BPF objects (Debian's clang) and their Go bindings.
 generate:
