@@ -118,6 +118,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		ActiveTimeout: cfg.ActiveTimeout,
 		IdleTimeout:   cfg.IdleTimeout,
 		PerInterface:  cfg.Mode == config.ModePerInterface,
+		MaxFlows:      cfg.MaxTableFlows,
 	})
 	loop := flow.NewLoop(drainer, table, sink, times, flow.SystemClock{}, log)
 	events, tuples := openEvents(cfg, log)

@@ -31,6 +31,8 @@ func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events,
 	}
 	m.Gauge("flows", "flows held in the flow table", nil, func() float64 { return float64(table.Stats().Flows) })
 	m.Counter("flows_created_total", "flows that entered the flow table", nil, func() float64 { return float64(table.Stats().FlowsCreated) })
+	m.Counter("flows_over_limit_total", "new flows exported at once (flowEndReason 5) because the flow table held --max-table-flows", nil,
+		func() float64 { return float64(table.Stats().OverMaxFlows) })
 	for reason := flow.IdleTimeout; reason <= flow.LackOfResources; reason++ {
 		m.Counter("flow_records_total", "flow records the flow table produced, by flowEndReason (all but active: flows finished)",
 			prometheus.Labels{"reason": reason.String()}, func() float64 { return float64(table.Stats().RecordsByReason[reason]) })

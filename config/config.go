@@ -56,6 +56,10 @@ type Config struct {
 	TemplateRefresh time.Duration
 	// MaxFlows is the number of entries of the kernel flow map.
 	MaxFlows int
+	// MaxTableFlows bounds the flows the user-space flow table holds; a new
+	// flow beyond it is exported at once with flowEndReason 5 (lack of
+	// resources) instead of being held.
+	MaxTableFlows int
 	// PreciseTimestamps stamps packets in ns instead of kernel ticks.
 	PreciseTimestamps bool
 	// TCPRTT, TCPRetransmits and KernelDrops attach the socket and drop

@@ -69,7 +69,7 @@ func TestMarshalLogObject(t *testing.T) {
 	log.Info("config", zap.Object("config", c))
 	want := `{"msg":"config","config":{"config":"","collector":["ipfix+udp://127.0.0.1:4739"],"interfaces":["eth0","en*"],` +
 		`"veth":true,"mode":"dedup","active-timeout":"1m","idle-timeout":"15s","poll-interval":"1s","collector-ca":"","collector-cert":"","collector-key":"","ipfix-options":true,"observation-domain":1,` +
-		`"mtu":1500,"template-refresh":"10m","max-flows":32768,"precise-timestamps":false,"tcp-rtt":true,"tcp-retransmits":true,"kernel-drops":true,"handshake-rtt":true,"wire-retransmits":true,"filter-cidrs":[],"filter-protocols":[],"filter-ports":[],"sampling-interval":1,"process-context":true,"nat-context":true,"kubernetes":true,"kubeconfig":"","node-name":"","kube-remote-pods":true,"kube-labels":["app","app.kubernetes.io/name"],"once-per-cluster":true,"metrics-listen":"127.0.0.1:9750","enterprise-number":32473,"log-level":"info"}}` + "\n"
+		`"mtu":1500,"template-refresh":"10m","max-flows":32768,"max-table-flows":262144,"precise-timestamps":false,"tcp-rtt":true,"tcp-retransmits":true,"kernel-drops":true,"handshake-rtt":true,"wire-retransmits":true,"filter-cidrs":[],"filter-protocols":[],"filter-ports":[],"sampling-interval":1,"process-context":true,"nat-context":true,"kubernetes":true,"kubeconfig":"","node-name":"","kube-remote-pods":true,"kube-labels":["app","app.kubernetes.io/name"],"once-per-cluster":true,"metrics-listen":"127.0.0.1:9750","enterprise-number":32473,"log-level":"info"}}` + "\n"
 	if buf.String() != want {
 		t.Fatalf("logged\n%s\nwant\n%s", buf.String(), want)
 	}

@@ -64,7 +64,7 @@ func TestHelp(t *testing.T) {
 func TestUnknownYAMLKey(t *testing.T) {
 	path := writeFile(t, "p.yaml", "mtu: 1400\nactiv-timeout: 30s\nconfig: other.yaml\n")
 	got := loadErr(t, []string{"--config", path}, nil)
-	known := "collector, interfaces, veth, mode, active-timeout, idle-timeout, poll-interval, collector-ca, collector-cert, collector-key, ipfix-options, observation-domain, mtu, template-refresh, max-flows, precise-timestamps, tcp-rtt, tcp-retransmits, kernel-drops, handshake-rtt, wire-retransmits, filter-cidrs, filter-protocols, filter-ports, sampling-interval, process-context, nat-context, kubernetes, kubeconfig, node-name, kube-remote-pods, kube-labels, once-per-cluster, metrics-listen, enterprise-number, log-level"
+	known := "collector, interfaces, veth, mode, active-timeout, idle-timeout, poll-interval, collector-ca, collector-cert, collector-key, ipfix-options, observation-domain, mtu, template-refresh, max-flows, max-table-flows, precise-timestamps, tcp-rtt, tcp-retransmits, kernel-drops, handshake-rtt, wire-retransmits, filter-cidrs, filter-protocols, filter-ports, sampling-interval, process-context, nat-context, kubernetes, kubeconfig, node-name, kube-remote-pods, kube-labels, once-per-cluster, metrics-listen, enterprise-number, log-level"
 	want := path + `:2: unknown key "activ-timeout" (known keys: ` + known + ")\n" +
 		path + `:3: unknown key "config" (known keys: ` + known + ")"
 	if got != want {

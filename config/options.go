@@ -125,6 +125,8 @@ var options = []option{
 	intOption("max-flows", "32768", "entries of the kernel flow map and of the tuple map (socket and drop measurements), 1024..16777216; "+
 		"kernel memory = 2 buffers × N × (48 B × CPUs + 44 B) + 2 × N × (64 B × CPUs + 44 B), 61.5 MiB for the default on 8 CPUs",
 		func(c *Config) *int { return &c.MaxFlows }),
+	intOption("max-table-flows", "262144", "flows the user-space flow table holds, 1024..16777216 (about 300–400 B of heap each); a new flow beyond it is exported at once with flowEndReason 5 (lack of resources) and counted",
+		func(c *Config) *int { return &c.MaxTableFlows }),
 	boolOption("precise-timestamps", "false", "stamp packets with ns resolution (bpf_ktime_get_ns, ~40 ns per packet more) instead of the kernel tick (1–10 ms)",
 		func(c *Config) *bool { return &c.PreciseTimestamps }),
 	boolOption("tcp-rtt", "true", "sample the smoothed RTT of every local TCP socket (tp_btf/tcp_probe) into its flow",

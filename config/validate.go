@@ -64,6 +64,9 @@ func (c *Config) Validate() error {
 	if c.MaxFlows < MinMaxFlows || c.MaxFlows > MaxMaxFlows {
 		fail("max-flows", "must be in %d..%d, got %d", MinMaxFlows, MaxMaxFlows, c.MaxFlows)
 	}
+	if c.MaxTableFlows < MinMaxFlows || c.MaxTableFlows > MaxMaxFlows {
+		fail("max-table-flows", "must be in %d..%d, got %d", MinMaxFlows, MaxMaxFlows, c.MaxTableFlows)
+	}
 	if !slices.Contains(LogLevels, c.LogLevel) {
 		fail("log-level", "must be one of %s, got %q", strings.Join(LogLevels, ", "), c.LogLevel)
 	}

@@ -26,6 +26,8 @@ func TestValidateRules(t *testing.T) {
 		{"mode", func(c *Config) { c.Mode = "both" }, `--mode: must be dedup or per-interface, got "both"`},
 		{"max-flows low", func(c *Config) { c.MaxFlows = 1023 }, "--max-flows: must be in 1024..16777216, got 1023"},
 		{"max-flows high", func(c *Config) { c.MaxFlows = 1<<24 + 1 }, "--max-flows: must be in 1024..16777216, got 16777217"},
+		{"max-table-flows low", func(c *Config) { c.MaxTableFlows = 1023 }, "--max-table-flows: must be in 1024..16777216, got 1023"},
+		{"max-table-flows high", func(c *Config) { c.MaxTableFlows = 1<<24 + 1 }, "--max-table-flows: must be in 1024..16777216, got 16777217"},
 		{"no collector", func(c *Config) { c.Collectors = nil }, "--collector: at least one collector is required"},
 		{"collector scheme", func(c *Config) { c.Collectors = []Collector{{URL: "sflow+udp://a:1"}} },
 			`--collector: collector URL "sflow+udp://a:1": unknown scheme "sflow+udp", want one of ipfix+tcp, ipfix+tls, ipfix+udp, netflow5+udp, netflow9+udp`},

@@ -186,6 +186,7 @@ var issueMetrics = []struct {
 	{"flows exported (finished) by reason", "flow_records_total", dto.MetricType_COUNTER, []string{"reason", "idle"}},
 	{"flows held", "flows", dto.MetricType_GAUGE, nil},
 	{"flows created", "flows_created_total", dto.MetricType_COUNTER, nil},
+	{"flows over the table limit", "flows_over_limit_total", dto.MetricType_COUNTER, nil},
 	{"map fill", "flow_map_entries", dto.MetricType_GAUGE, nil},
 	{"map capacity", "flow_map_capacity", dto.MetricType_GAUGE, nil},
 	{"tuple map fill", "tuple_map_entries", dto.MetricType_GAUGE, nil},
@@ -337,6 +338,9 @@ func TestMetricsMatchWhatTheCollectorReceived(t *testing.T) {
 		if v := m.value("flow_records_total", "reason", r.String()); v != float64(byReason[r]) {
 			t.Errorf("podflow_flow_records_total{reason=%q} = %v, collector decoded %d", r, v, byReason[r])
 		}
+	}
+	if v := m.value("flows_over_limit_total"); v != 0 {
+		t.Errorf("podflow_flows_over_limit_total = %v under the table limit", v)
 	}
 	finished := uint64(len(got.records)) - byReason[flow.ActiveTimeout]
 	if v := m.value("flows_created_total"); v != float64(finished) || v < float64(len(sent)) {
