@@ -2,7 +2,6 @@ package netflow5
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -11,15 +10,17 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/podflow/podflow/exporter/internal/udpsend"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
 
 // v4Records returns n IPv4 records with packet counts 1..n as ids.
 func v4Records(n int) []flow.Record {
 	recs := make([]flow.Record, n)
 	for i := range recs {
-		recs[i] = truth{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, proto: flow.ProtoTCP,
-			packets: uint64(i + 1), octets: 100, first: time.Second, last: 2 * time.Second}.record()
+		recs[i] = netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 1000, DstPort: 80, Proto: flow.ProtoTCP,
+			Packets: uint64(i + 1), Octets: 100, First: time.Second, Last: 2 * time.Second}.Record()
 	}
 	return recs
 }
@@ -39,13 +40,13 @@ func TestPacketsHoldAtMost30RecordsWithinTheMTU(t *testing.T) {
 			t.Errorf("MTU %d to %s: %d records per packet, want %d", tc.mtu, tc.address, got, tc.per)
 		}
 	}
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now, MTU: 576})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: 576})
 	const n = 95
 	if err := e.Export(v4Records(n)); err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,17 +83,16 @@ func TestPacketsHoldAtMost30RecordsWithinTheMTU(t *testing.T) {
 // dropped silently; the IPv4 ones around them go out.
 func TestIPv6RecordsAreCountedUnexportable(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
-	clock := newFakeClock(boot.Add(time.Minute))
-	conn := &captureConn{}
-	e, err := newExporter(Config{Address: "127.0.0.1:2055", Boot: boot, Now: clock.Now}, zap.New(core),
-		func(string, string, time.Duration) (net.Conn, error) { return conn, nil })
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	conn := &netflowtest.CaptureConn{}
+	e, err := newExporter(Config{Address: "127.0.0.1:2055", Boot: netflowtest.Boot, Now: clock.Now}, zap.New(core), conn.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	v6 := truth{src: "fd00::1", dst: "fd00::2", proto: flow.ProtoUDP, packets: 100, first: time.Second, last: time.Second}
-	mixed := truth{src: "10.0.0.1", dst: "fd00::2", proto: flow.ProtoUDP, packets: 101, first: time.Second, last: time.Second}
-	batch := append(v4Records(3), v6.record(), mixed.record(), v6.record())
+	v6 := netflowtest.Truth{Src: "fd00::1", Dst: "fd00::2", Proto: flow.ProtoUDP, Packets: 100, First: time.Second, Last: time.Second}
+	mixed := netflowtest.Truth{Src: "10.0.0.1", Dst: "fd00::2", Proto: flow.ProtoUDP, Packets: 101, First: time.Second, Last: time.Second}
+	batch := append(v4Records(3), v6.Record(), mixed.Record(), v6.Record())
 	for call := range 2 {
 		err := e.Export(batch)
 		if !errors.Is(err, errNotIPv4) {
@@ -112,7 +112,7 @@ func TestIPv6RecordsAreCountedUnexportable(t *testing.T) {
 	if c := entries[1].ContextMap(); c["records"] != int64(3) || c["total"] != uint64(6) {
 		t.Errorf("second log entry %v", c)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,17 +122,17 @@ func TestIPv6RecordsAreCountedUnexportable(t *testing.T) {
 }
 
 func TestNarrowFieldsAreClampedAndCounted(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
-	wide := truth{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, proto: flow.ProtoTCP, ifIndex: 65536,
-		dir: flow.Egress, packets: 1 << 32, octets: 1<<32 + 5, flags: 0x1ff,
-		first: -time.Millisecond, last: time.Second}
-	fits := truth{src: "10.0.0.3", dst: "10.0.0.4", proto: flow.ProtoUDP, ifIndex: 65535, packets: 1<<32 - 1,
-		octets: 1<<32 - 1, first: 0, last: time.Second}
-	if err := e.Export(records([]truth{wide, fits})); err != nil {
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
+	wide := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 1, DstPort: 2, Proto: flow.ProtoTCP, IfIndex: 65536,
+		Dir: flow.Egress, Packets: 1 << 32, Octets: 1<<32 + 5, Flags: 0x1ff,
+		First: -time.Millisecond, Last: time.Second}
+	fits := netflowtest.Truth{Src: "10.0.0.3", Dst: "10.0.0.4", Proto: flow.ProtoUDP, IfIndex: 65535, Packets: 1<<32 - 1,
+		Octets: 1<<32 - 1, First: 0, Last: time.Second}
+	if err := e.Export(netflowtest.Records([]netflowtest.Truth{wide, fits})); err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,20 +150,20 @@ func TestNarrowFieldsAreClampedAndCounted(t *testing.T) {
 }
 
 func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	bad := v4Records(1)[0]
 	bad.SrcAddr = netip.Addr{}
 	if err := e.Export(append([]flow.Record{bad}, v4Records(1)...)); !errors.Is(err, errBadAddresses) {
 		t.Fatalf("Export = %v, want errBadAddresses", err)
 	}
-	if s := e.Stats(); s.RecordsLost != 1 || s.RecordsSent != 1 || len(conn.packets()) != 1 || e.Unexportable() != 0 {
-		t.Errorf("stats %+v, %d packets", s, len(conn.packets()))
+	if s := e.Stats(); s.RecordsLost != 1 || s.RecordsSent != 1 || len(conn.Packets()) != 1 || e.Unexportable() != 0 {
+		t.Errorf("stats %+v, %d packets", s, len(conn.Packets()))
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Export(v4Records(2)); !errors.Is(err, errClosed) {
+	if err := e.Export(v4Records(2)); !errors.Is(err, udpsend.ErrClosed) {
 		t.Errorf("Export after Close = %v", err)
 	}
 	if s := e.Stats(); s.RecordsLost != 3 {
@@ -174,16 +174,16 @@ func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
 // A failed send loses its packet's records; flow_sequence counts only the
 // records written, so the collector sees no gap for records never sent.
 func TestFailedSendCountsItsRecords(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
-	conn.fail = func(n int) bool { return n == 1 }
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
+	conn.Fail = func(n int) bool { return n == 1 }
 	if err := e.Export(v4Records(45)); err == nil {
 		t.Fatal("want an error for the refused packet")
 	}
 	if err := e.Export(v4Records(1)); err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,45 +195,17 @@ func TestFailedSendCountsItsRecords(t *testing.T) {
 	}
 }
 
-// A dead collector: the kernel reports the ICMP port unreachable of one
-// datagram on a later send, which fails; its records are counted lost.
+// A dead collector: a later send fails; its records are counted lost.
 func TestDeadCollectorCountsLostRecords(t *testing.T) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := conn.LocalAddr().String()
-	conn.Close()
-	e, err := New(Config{Address: address}, nil)
+	e, err := New(Config{Address: netflowtest.DeadCollector(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	batch := v4Records(100)
-	exported := 0
-	poll(t, "a refused send", func() bool {
-		_ = e.Export(batch)
-		exported += len(batch)
-		return e.Stats().RecordsLost > 0
-	})
-	if s := e.Stats(); s.RecordsSent+s.RecordsLost != uint64(exported) || s.SendErrors == 0 {
-		t.Errorf("stats %+v after %d records", s, exported)
-	}
+	netflowtest.ExportUntilLost(t, e, v4Records(100))
 }
 
 func TestStatsFromAnotherGoroutine(t *testing.T) {
-	e, _ := newCaptured(t, Config{Boot: boot})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e.Stats().RecordsSent < 1000 {
-			_, _ = e.Clamps(), e.Unexportable()
-		}
-	}()
-	for range 10 {
-		if err := e.Export(v4Records(100)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	<-done
+	e, _ := newCaptured(t, Config{Boot: netflowtest.Boot})
+	netflowtest.ReadWhileExporting(t, e, v4Records(100), func() { _, _ = e.Clamps(), e.Unexportable() })
 }

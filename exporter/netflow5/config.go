@@ -1,10 +1,11 @@
 package netflow5
 
 import (
-	"fmt"
-	"net"
-	"net/netip"
+	"cmp"
 	"time"
+
+	"github.com/podflow/podflow/exporter/internal/udpsend"
+	"github.com/podflow/podflow/exporter/internal/uptime"
 )
 
 // Config configures one NetFlow v5 exporter (one collector).
@@ -25,42 +26,20 @@ type Config struct {
 	SamplingInterval uint32
 }
 
-const (
-	defaultMTU  = 1500
-	dialTimeout = time.Second
-
-	// IP+UDP header octets in front of a NetFlow packet.
-	overheadIPv4 = 20 + 8
-	overheadIPv6 = 40 + 8
-)
+const defaultMTU = 1500
 
 // withDefaults fills the zero fields and rejects what cannot work.
 func (c Config) withDefaults() (Config, error) {
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		return c, fmt.Errorf("netflow5: collector address %q: %w", c.Address, err)
+	if err := udpsend.CheckAddress("netflow5", c.Address); err != nil {
+		return c, err
 	}
-	if c.MTU == 0 {
-		c.MTU = defaultMTU
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Boot.IsZero() {
-		c.Boot = c.Now()
-	}
-	c.Boot = c.Boot.Truncate(time.Millisecond)
+	c.MTU = cmp.Or(c.MTU, defaultMTU)
+	c.Now, c.Boot = uptime.Defaults(c.Now, c.Boot)
 	return c, nil
 }
 
 // recordsPerPacket is how many records fit a packet to the collector at
-// address: at most 30 (v5's limit), fewer if the path MTU holds fewer. The
-// IP header size is known only for an address literal; for a host name we
-// assume IPv6, whose header is the larger.
+// address: at most 30 (v5's limit), fewer if the path MTU holds fewer.
 func recordsPerPacket(mtu int, address string) int {
-	overhead := overheadIPv6
-	host, _, _ := net.SplitHostPort(address)
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().Is4() {
-		overhead = overheadIPv4
-	}
-	return min((mtu-overhead-headerLen)/recordLen, maxRecords)
+	return min((mtu-udpsend.Overhead(address)-headerLen)/recordLen, maxRecords)
 }

@@ -3,13 +3,14 @@ package netflow5
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/podflow/podflow/exporter"
+	"github.com/podflow/podflow/exporter/internal/udpsend"
+	"github.com/podflow/podflow/exporter/internal/uptime"
 	"github.com/podflow/podflow/flow"
 )
 
@@ -17,23 +18,17 @@ import (
 // and Close must be called from one goroutine; Stats, Unexportable and
 // Clamps from any.
 type Exporter struct {
-	cfg    Config
-	log    *zap.Logger
-	dial   func(network, address string, timeout time.Duration) (net.Conn, error)
-	bootMs int64
-
-	conn        net.Conn
-	dialFailing bool // last dial failed: log the next failures quietly
-	closed      bool
+	cfg   Config
+	log   *zap.Logger
+	clock uptime.Clock
+	sock  *udpsend.Socket
 
 	pkt             packet
 	seq             uint32 // records written (v5's flow_sequence)
 	sampling        uint16 // the header's sampling_interval (sampling.go)
 	samplingClamped bool   // Config.SamplingInterval does not fit it
 
-	// per Export call
-	now            time.Time
-	dialedThisCall bool
+	now time.Time // of the current Export call
 
 	stats counters
 }
@@ -41,10 +36,8 @@ type Exporter struct {
 var _ exporter.Exporter = (*Exporter)(nil)
 
 var (
-	errClosed       = errors.New("netflow5: exporter closed")
 	errBadAddresses = errors.New("netflow5: record has no valid address pair")
 	errNotIPv4      = errors.New("netflow5: NetFlow v5 carries IPv4 flows only")
-	errNotConnected = errors.New("netflow5: no socket to the collector")
 )
 
 // New checks the configuration and opens the UDP socket. A collector name
@@ -54,13 +47,10 @@ func New(cfg Config, log *zap.Logger) (*Exporter, error) {
 	return newExporter(cfg, log, net.DialTimeout)
 }
 
-func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Duration) (net.Conn, error)) (*Exporter, error) {
+func newExporter(cfg Config, log *zap.Logger, dial udpsend.Dial) (*Exporter, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = zap.NewNop()
 	}
 	perPacket := recordsPerPacket(cfg.MTU, cfg.Address)
 	if perPacket < 1 {
@@ -68,11 +58,10 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 			cfg.MTU, headerLen, recordLen)
 	}
 	e := &Exporter{
-		cfg:    cfg,
-		log:    log.With(zap.String("collector", "udp://"+cfg.Address)),
-		dial:   dial,
-		bootMs: cfg.Boot.UnixMilli(),
-		pkt:    packet{max: perPacket},
+		cfg:   cfg,
+		log:   udpsend.CollectorLog(log, cfg.Address),
+		clock: uptime.NewClock(cfg.Boot),
+		pkt:   packet{max: perPacket},
 	}
 	e.sampling, e.samplingClamped = samplingField(cfg.SamplingInterval)
 	if e.samplingClamped {
@@ -80,8 +69,7 @@ func newExporter(cfg Config, log *zap.Logger, dial func(string, string, time.Dur
 			zap.Uint32("interval", cfg.SamplingInterval))
 	}
 	e.pkt.reset()
-	e.beginCall()
-	e.usable()
+	e.sock = udpsend.Open("netflow5", cfg.Address, dial, e.log, &e.stats.Counters)
 	return e, nil
 }
 
@@ -92,11 +80,10 @@ func (e *Exporter) Export(records []flow.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	if e.closed {
-		e.stats.recordsLost.Add(uint64(len(records)))
-		return errClosed
+	if err := e.sock.BeginCall(len(records)); err != nil {
+		return err
 	}
-	e.beginCall()
+	e.now = e.cfg.Now()
 	var failed exporter.Failures
 	notIPv4 := 0
 	for i := range records {
@@ -104,15 +91,15 @@ func (e *Exporter) Export(records []flow.Record) error {
 		src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
 		switch {
 		case !src.IsValid() || !dst.IsValid():
-			e.stats.recordsLost.Add(1)
+			e.stats.RecordsLost.Add(1)
 			failed.Add(1, errBadAddresses)
 			continue
 		case !src.Is4() || !dst.Is4():
 			notIPv4++
 			continue
 		}
-		u := e.uptimes(r)
-		e.pkt.add(r, u, r.Last.UnixMilli()-e.bootMs)
+		first, last, clamped := e.clock.RecordTimes(r)
+		e.pkt.add(r, uptimes{first, last, clamped}, e.clock.Millis(r.Last))
 		if e.pkt.full() {
 			failed.Add(e.flush())
 		}
@@ -120,7 +107,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 	failed.Add(e.flush())
 	err := failed.Err("netflow5", len(records), e.cfg.Address)
 	if notIPv4 > 0 {
-		e.stats.recordsLost.Add(uint64(notIPv4))
+		e.stats.RecordsLost.Add(uint64(notIPv4))
 		total := e.stats.unexportable.Add(uint64(notIPv4))
 		e.log.Warn("netflow5: IPv6 records not exported: NetFlow v5 carries IPv4 only",
 			zap.Int("records", notIPv4), zap.Uint64("total", total))
@@ -130,7 +117,7 @@ func (e *Exporter) Export(records []flow.Record) error {
 }
 
 // Stats returns running totals; safe from any goroutine.
-func (e *Exporter) Stats() exporter.Stats { return e.stats.snapshot() }
+func (e *Exporter) Stats() exporter.Stats { return e.stats.Stats() }
 
 // Unexportable returns how many records v5 could not carry (IPv6 flows and
 // v4/v6 mixes); they are counted in Stats.RecordsLost as well.
@@ -147,57 +134,7 @@ func (e *Exporter) Clamps() Clamps {
 }
 
 // Close closes the socket. Nothing is buffered between Export calls.
-func (e *Exporter) Close() error {
-	if e.closed {
-		return nil
-	}
-	e.closed = true
-	if e.conn == nil {
-		return nil
-	}
-	err := e.conn.Close()
-	e.conn = nil
-	if err != nil {
-		return fmt.Errorf("netflow5: closing socket to %s: %w", e.cfg.Address, err)
-	}
-	return nil
-}
-
-func (e *Exporter) beginCall() {
-	e.now = e.cfg.Now()
-	e.dialedThisCall = false
-}
-
-// uptimes converts r's first and last packet times to milliseconds of
-// uptime, modulo 2³²; a time before Boot becomes 0 and is reported.
-func (e *Exporter) uptimes(r *flow.Record) uptimes {
-	first, c1 := e.sinceBoot(r.First)
-	last, c2 := e.sinceBoot(r.Last)
-	return uptimes{first: first, last: last, clamped: c1 || c2}
-}
-
-func (e *Exporter) sinceBoot(t time.Time) (uint32, bool) {
-	if t.IsZero() {
-		return 0, true
-	}
-	ms := t.UnixMilli() - e.bootMs
-	if ms < 0 {
-		return 0, true
-	}
-	return uint32(ms), false
-}
-
-// headerInstant returns the header's unix_secs and sysUptime: the same
-// instant, the first whole second not before now nor before the packet's
-// latest record end (see the package doc).
-func (e *Exporter) headerInstant(latestMs int64) (secs, uptime uint32) {
-	ms := max(e.now.UnixMilli(), e.bootMs+latestMs)
-	s := ms / 1000
-	if ms%1000 != 0 {
-		s++
-	}
-	return uint32(s), uint32(max(s*1000-e.bootMs, 0))
-}
+func (e *Exporter) Close() error { return e.sock.Close() }
 
 // flush sends the packet being filled, or counts its records lost; it
 // returns how many were lost and why.
@@ -208,54 +145,16 @@ func (e *Exporter) flush() (int, error) {
 		return 0, nil
 	}
 	defer p.reset()
-	if !e.usable() {
-		e.stats.recordsLost.Add(uint64(n))
-		e.stats.sendErrors.Add(1)
-		return n, errNotConnected
-	}
-	secs, uptime := e.headerInstant(p.latestMs)
+	secs, uptime := e.clock.HeaderInstant(e.now, p.latestMs)
 	msg := p.finish(header{uptime: uptime, unixSecs: secs, sequence: e.seq,
 		engineType: e.cfg.EngineType, engineID: e.cfg.EngineID, sampling: e.sampling})
-	written, err := e.conn.Write(msg)
-	if err == nil && written != len(msg) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		e.stats.recordsLost.Add(uint64(n))
-		e.stats.sendErrors.Add(1)
-		return n, fmt.Errorf("netflow5: sending packet: %w", err)
+	if err := e.sock.Send(msg, n); err != nil {
+		return n, err
 	}
 	e.seq += uint32(n)
-	e.stats.recordsSent.Add(uint64(n))
-	e.stats.messagesSent.Add(1)
-	e.stats.bytesSent.Add(uint64(written))
 	e.stats.addClamps(p.clamped)
 	if e.samplingClamped {
 		e.stats.clampedSampling.Add(1)
 	}
 	return 0, nil
-}
-
-// usable makes sure there is a socket, dialing at most once per Export
-// call: a UDP dial only resolves the name, which is what may fail.
-func (e *Exporter) usable() bool {
-	if e.conn != nil {
-		return true
-	}
-	if e.dialedThisCall {
-		return false
-	}
-	e.dialedThisCall = true
-	conn, err := e.dial("udp", e.cfg.Address, dialTimeout)
-	if err != nil {
-		if e.dialFailing {
-			e.log.Debug("netflow5: collector still unreachable", zap.Error(err))
-		} else {
-			e.log.Warn("netflow5: cannot open a socket to the collector", zap.Error(err))
-		}
-		e.dialFailing = true
-		return false
-	}
-	e.conn, e.dialFailing = conn, false
-	return true
 }

@@ -7,20 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podflow/podflow/exporter/internal/udpsend"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
-
-// fuzzRecordLen is how many fuzz input octets make one record.
-const fuzzRecordLen = 64
 
 // fuzzRecords turns fuzz input into records: mostly IPv4, some IPv6 and
 // v4/v6 mixes, counters and ifindexes beyond v5's fields, times before
 // Boot and far after it.
 func fuzzRecords(data []byte) []flow.Record {
 	var recs []flow.Record
-	for len(data) >= fuzzRecordLen {
-		b := data[:fuzzRecordLen]
-		data = data[fuzzRecordLen:]
+	for b := range netflowtest.FuzzChunks(data) {
 		src, dst := netip.AddrFrom4([4]byte(b[0:4])), netip.AddrFrom4([4]byte(b[16:20]))
 		switch b[32] % 8 {
 		case 0:
@@ -29,8 +26,7 @@ func fuzzRecords(data []byte) []flow.Record {
 			dst = netip.AddrFrom16([16]byte(b[16:32]))
 		}
 		protos := []uint8{flow.ProtoTCP, flow.ProtoUDP, flow.ProtoICMP, flow.ProtoSCTP, b[33]}
-		first := boot.Add(time.Duration(int64(binary.BigEndian.Uint32(b[42:]))-1<<20) * time.Millisecond)
-		last := first.Add(time.Duration(binary.BigEndian.Uint32(b[46:])) * time.Millisecond * time.Duration(1+b[50]%2))
+		first, last := netflowtest.FuzzTimes(b)
 		shift := b[55] % 40 // counters up to 2^40
 		recs = append(recs, flow.Record{
 			Key: flow.Key{Tuple: flow.Tuple{SrcAddr: src, DstAddr: dst,
@@ -61,14 +57,14 @@ func expected(r *flow.Record, bootMs int64) parsedRecord {
 }
 
 func FuzzV5Encode(f *testing.F) {
-	f.Add(make([]byte, fuzzRecordLen*3), uint16(1500), uint8(1), uint8(2))
-	seed := make([]byte, fuzzRecordLen*70)
+	f.Add(make([]byte, netflowtest.FuzzRecordLen*3), uint16(1500), uint8(1), uint8(2))
+	seed := make([]byte, netflowtest.FuzzRecordLen*70)
 	for i := range seed {
-		seed[i] = byte(i*13 + i/fuzzRecordLen)
+		seed[i] = byte(i*13 + i/netflowtest.FuzzRecordLen)
 	}
 	f.Add(seed, uint16(576), uint8(0), uint8(0))
-	f.Add(seed[:fuzzRecordLen*31], uint16(1500), uint8(255), uint8(255))
-	mapped := make([]byte, fuzzRecordLen) // a v4-mapped IPv6 pair is IPv4
+	f.Add(seed[:netflowtest.FuzzRecordLen*31], uint16(1500), uint8(255), uint8(255))
+	mapped := make([]byte, netflowtest.FuzzRecordLen) // a v4-mapped IPv6 pair is IPv4
 	copy(mapped[10:], []byte{0xff, 0xff, 10, 0, 0, 1})
 	copy(mapped[26:], []byte{0xff, 0xff, 10, 0, 0, 2})
 	f.Add(mapped, uint16(1500), uint8(0), uint8(0))
@@ -77,21 +73,21 @@ func FuzzV5Encode(f *testing.F) {
 		if mtu == 0 || per < 1 {
 			return
 		}
-		now := boot.Add(37 * time.Hour)
+		now := netflowtest.Boot.Add(37 * time.Hour)
 		e, conn := newCaptured(t, Config{MTU: int(mtu), EngineType: engineType, EngineID: engineID,
-			Boot: boot, Now: func() time.Time { return now }})
+			Boot: netflowtest.Boot, Now: func() time.Time { return now }})
 		recs := fuzzRecords(data)
 		var want []parsedRecord
 		for i := range recs {
 			if recs[i].SrcAddr.Unmap().Is4() && recs[i].DstAddr.Unmap().Is4() {
-				want = append(want, expected(&recs[i], boot.UnixMilli()))
+				want = append(want, expected(&recs[i], netflowtest.Boot.UnixMilli()))
 			}
 		}
 		err := e.Export(recs)
 		if (err != nil) != (len(want) < len(recs)) {
 			t.Fatalf("Export = %v with %d of %d records IPv4", err, len(want), len(recs))
 		}
-		packets := conn.packets()
+		packets := conn.Packets()
 		parsed, err := parseAll(packets)
 		if err != nil {
 			t.Fatal(err)
@@ -99,14 +95,14 @@ func FuzzV5Encode(f *testing.F) {
 		var got []parsedRecord
 		for i, p := range parsed {
 			h := p.header
-			if len(packets[i]) > int(mtu)-overheadIPv4 || len(p.records) > per || h.seq != uint32(len(got)) ||
+			if len(packets[i]) > int(mtu)-udpsend.OverheadIPv4 || len(p.records) > per || h.seq != uint32(len(got)) ||
 				h.engineType != engineType || h.engineID != engineID || h.sampling != 0 || h.unixNsecs != 0 {
 				t.Fatalf("packet %d (%d octets): header %+v", i, len(packets[i]), h)
 			}
 			if i < len(parsed)-1 && len(p.records) != per {
 				t.Fatalf("packet %d holds %d records, %d fit", i, len(p.records), per)
 			}
-			if uint32(uint64(h.unixSecs)*1000-uint64(boot.UnixMilli())) != h.uptime {
+			if uint32(uint64(h.unixSecs)*1000-uint64(netflowtest.Boot.UnixMilli())) != h.uptime {
 				t.Fatalf("packet %d: uptime %d at %d s", i, h.uptime, h.unixSecs)
 			}
 			got = append(got, p.records...)

@@ -3,26 +3,16 @@ package netflow5
 import (
 	"sync/atomic"
 
-	"github.com/podflow/podflow/exporter"
+	"github.com/podflow/podflow/exporter/internal/udpsend"
 )
 
-// counters are the running totals behind Stats: atomics, so Stats may be
-// read from another goroutine while Export runs.
+// counters are the running totals behind Stats, Unexportable and Clamps:
+// atomics, so they may be read from another goroutine while Export runs.
 type counters struct {
-	recordsSent, recordsLost, messagesSent, bytesSent atomic.Uint64
-	sendErrors, unexportable                          atomic.Uint64
-	clampedIfIndex, clampedCounters, clampedTimes     atomic.Uint64
-	clampedSampling                                   atomic.Uint64
-}
-
-func (c *counters) snapshot() exporter.Stats {
-	return exporter.Stats{
-		RecordsSent:  c.recordsSent.Load(),
-		RecordsLost:  c.recordsLost.Load(),
-		MessagesSent: c.messagesSent.Load(),
-		BytesSent:    c.bytesSent.Load(),
-		SendErrors:   c.sendErrors.Load(),
-	}
+	udpsend.Counters
+	unexportable                                  atomic.Uint64
+	clampedIfIndex, clampedCounters, clampedTimes atomic.Uint64
+	clampedSampling                               atomic.Uint64
 }
 
 func (c *counters) addClamps(k clamps) {

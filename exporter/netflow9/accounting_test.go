@@ -1,13 +1,13 @@
 package netflow9
 
 import (
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
 
 // mixedRecords returns n records alternating IPv4 and IPv6 (a v4/v6 mix
@@ -15,16 +15,16 @@ import (
 func mixedRecords(n int) []flow.Record {
 	recs := make([]flow.Record, n)
 	for i := range recs {
-		w := truth{src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 80, proto: flow.ProtoTCP,
-			first: time.Second, last: 2 * time.Second}
+		w := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 1000, DstPort: 80, Proto: flow.ProtoTCP,
+			First: time.Second, Last: 2 * time.Second}
 		switch {
 		case i%5 == 4:
-			w.src, w.dst = "10.0.0.1", "fd00::2"
+			w.Src, w.Dst = "10.0.0.1", "fd00::2"
 		case i%2 == 1:
-			w.src, w.dst = "fd00::1", "fd00::2"
+			w.Src, w.Dst = "fd00::1", "fd00::2"
 		}
-		w.packets, w.octets = uint64(i+1), uint64(i+1)*100
-		recs[i] = w.record()
+		w.Packets, w.Octets = uint64(i+1), uint64(i+1)*100
+		recs[i] = w.Record()
 	}
 	return recs
 }
@@ -40,13 +40,13 @@ func TestPacketsFillTheMTU(t *testing.T) {
 		// 576-28 = 548 octets: 10 IPv4 or 7 IPv6 records, 7 IPv4 after templates.
 		{mtu: 576, limit: 548, perV4: 10, perV6: 7, firstV4: 7},
 	} {
-		clock := newFakeClock(boot.Add(time.Minute))
-		e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now, MTU: tc.mtu, TemplateRefreshPackets: 1000})
+		clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+		e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: tc.mtu, TemplateRefreshPackets: 1000})
 		const n = 1000
 		if err := e.Export(mixedRecords(n)); err != nil {
 			t.Fatal(err)
 		}
-		packets := conn.packets()
+		packets := conn.Packets()
 		parsed, err := parseAll(packets)
 		if err != nil {
 			t.Fatal(err)
@@ -115,16 +115,16 @@ func TestMTUTooSmallForTemplatesAndARecord(t *testing.T) {
 }
 
 func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	bad := oneRecord(1)[0]
 	bad.DstAddr = netip.Addr{}
 	err := e.Export(append([]flow.Record{bad}, oneRecord(2)...))
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 records") {
 		t.Fatalf("Export = %v, want 1 of 2 records not sent", err)
 	}
-	if s := e.Stats(); s.RecordsLost != 1 || s.RecordsSent != 1 || len(conn.packets()) != 1 {
-		t.Errorf("stats %+v, %d packets", s, len(conn.packets()))
+	if s := e.Stats(); s.RecordsLost != 1 || s.RecordsSent != 1 || len(conn.Packets()) != 1 {
+		t.Errorf("stats %+v, %d packets", s, len(conn.Packets()))
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -138,14 +138,14 @@ func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
 }
 
 func TestTimesBeforeBootAreClampedAndCounted(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
-	early := truth{src: "10.0.0.1", dst: "10.0.0.2", proto: flow.ProtoUDP, packets: 1,
-		first: -1500 * time.Millisecond, last: 2500 * time.Millisecond}
-	if err := e.Export(records([]truth{early, early})); err != nil {
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
+	early := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: flow.ProtoUDP, Packets: 1,
+		First: -1500 * time.Millisecond, Last: 2500 * time.Millisecond}
+	if err := e.Export(netflowtest.Records([]netflowtest.Truth{early, early})); err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,81 +161,36 @@ func TestTimesBeforeBootAreClampedAndCounted(t *testing.T) {
 
 // Boot defaults to the creation time, by Now.
 func TestBootDefaultsToCreation(t *testing.T) {
-	clock := newFakeClock(boot.Add(250 * time.Millisecond))
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(250 * time.Millisecond))
 	e, conn := newCaptured(t, Config{Now: clock.Now})
 	clock.Advance(5 * time.Second)
-	w := truth{src: "10.0.0.1", dst: "10.0.0.2", proto: flow.ProtoUDP, packets: 1,
-		first: 1250 * time.Millisecond, last: 5 * time.Second}
-	if err := e.Export(records([]truth{w})); err != nil {
+	w := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: flow.ProtoUDP, Packets: 1,
+		First: 1250 * time.Millisecond, Last: 5 * time.Second}
+	if err := e.Export(netflowtest.Records([]netflowtest.Truth{w})); err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseAll(conn.packets())
+	parsed, err := parseAll(conn.Packets())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Now is boot+5.25s: the header's second is boot+6s, 5750 ms of uptime.
+	// Now is Boot+5.25s: the header's second is Boot+6s, 5750 ms of uptime.
 	h, r := parsed[0].header, parsed[0].records[0]
 	if h.uptime != 5750 || h.unixSecs != 1_700_000_006 || r.first != 1000 || r.last != 4750 {
 		t.Errorf("uptime %d at %d, first %d last %d", h.uptime, h.unixSecs, r.first, r.last)
 	}
 }
 
-// A dead collector: the kernel reports the ICMP port unreachable of one
-// datagram on a later send, which fails; its records are counted lost.
+// A dead collector: a later send fails; its records are counted lost.
 func TestDeadCollectorCountsLostRecords(t *testing.T) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := conn.LocalAddr().String()
-	conn.Close()
-
-	e, err := New(Config{Address: address}, nil)
+	e, err := New(Config{Address: netflowtest.DeadCollector(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	batch := mixedRecords(100)
-	exported := 0
-	poll(t, "a refused send", func() bool {
-		_ = e.Export(batch)
-		exported += len(batch)
-		return e.Stats().RecordsLost > 0
-	})
-	s := e.Stats()
-	if s.RecordsSent+s.RecordsLost != uint64(exported) || s.SendErrors == 0 {
-		t.Errorf("stats %+v after %d records", s, exported)
-	}
+	netflowtest.ExportUntilLost(t, e, mixedRecords(100))
 }
 
 func TestStatsFromAnotherGoroutine(t *testing.T) {
-	e, _ := newCaptured(t, Config{Boot: boot})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e.Stats().RecordsSent < 1000 {
-			_ = e.Clamps()
-		}
-	}()
-	for range 10 {
-		if err := e.Export(mixedRecords(100)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	<-done
-}
-
-// poll checks cond until it holds, failing the test after waitLimit.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(waitLimit)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	e, _ := newCaptured(t, Config{Boot: netflowtest.Boot})
+	netflowtest.ReadWhileExporting(t, e, mixedRecords(100), func() { _ = e.Clamps() })
 }

@@ -1,11 +1,12 @@
 package netflow9
 
 import (
+	"cmp"
 	"errors"
-	"fmt"
-	"net"
-	"net/netip"
 	"time"
+
+	"github.com/podflow/podflow/exporter/internal/udpsend"
+	"github.com/podflow/podflow/exporter/internal/uptime"
 )
 
 // Config configures one NetFlow v9 exporter (one collector, one source id).
@@ -34,51 +35,29 @@ const (
 	defaultMTU                    = 1500
 	defaultTemplateRefresh        = 10 * time.Minute
 	defaultTemplateRefreshPackets = 20
-	dialTimeout                   = time.Second
 
-	// IP+UDP header octets in front of a NetFlow packet.
-	overheadIPv4 = 20 + 8
-	overheadIPv6 = 40 + 8
-	maxPacketLen = 65535 - overheadIPv4
+	maxPacketLen = 65535 - udpsend.OverheadIPv4 // a UDP datagram's largest payload over IPv4
 )
 
 var errNegative = errors.New("netflow9: negative template refresh in config")
 
 // withDefaults fills the zero fields and rejects what cannot work.
 func (c Config) withDefaults() (Config, error) {
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		return c, fmt.Errorf("netflow9: collector address %q: %w", c.Address, err)
+	if err := udpsend.CheckAddress("netflow9", c.Address); err != nil {
+		return c, err
 	}
-	if c.MTU == 0 {
-		c.MTU = defaultMTU
-	}
-	if c.TemplateRefresh == 0 {
-		c.TemplateRefresh = defaultTemplateRefresh
-	}
-	if c.TemplateRefreshPackets == 0 {
-		c.TemplateRefreshPackets = defaultTemplateRefreshPackets
-	}
+	c.MTU = cmp.Or(c.MTU, defaultMTU)
+	c.TemplateRefresh = cmp.Or(c.TemplateRefresh, defaultTemplateRefresh)
+	c.TemplateRefreshPackets = cmp.Or(c.TemplateRefreshPackets, defaultTemplateRefreshPackets)
 	if c.TemplateRefresh < 0 || c.TemplateRefreshPackets < 0 {
 		return c, errNegative
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Boot.IsZero() {
-		c.Boot = c.Now()
-	}
-	c.Boot = c.Boot.Truncate(time.Millisecond)
+	c.Now, c.Boot = uptime.Defaults(c.Now, c.Boot)
 	return c, nil
 }
 
 // packetLimit is the largest packet that fits the path MTU to the collector
-// at address. The IP header size is known only for an address literal; for
-// a host name we assume IPv6, whose header is the larger.
+// at address.
 func packetLimit(mtu int, address string) int {
-	overhead := overheadIPv6
-	host, _, _ := net.SplitHostPort(address)
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().Is4() {
-		overhead = overheadIPv4
-	}
-	return min(mtu-overhead, maxPacketLen)
+	return min(mtu-udpsend.Overhead(address), maxPacketLen)
 }

@@ -6,19 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podflow/podflow/exporter/internal/udpsend"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
-
-// fuzzRecordLen is how many fuzz input octets make one record.
-const fuzzRecordLen = 64
 
 // fuzzRecords turns fuzz input into records: every field, both families
 // and v4/v6 mixes, times before Boot and far after it.
 func fuzzRecords(data []byte) []flow.Record {
 	var recs []flow.Record
-	for len(data) >= fuzzRecordLen {
-		b := data[:fuzzRecordLen]
-		data = data[fuzzRecordLen:]
+	for b := range netflowtest.FuzzChunks(data) {
 		src := netip.AddrFrom16([16]byte(b[0:16]))
 		dst := netip.AddrFrom16([16]byte(b[16:32]))
 		switch b[32] % 4 { // IPv4, IPv6 and the two mixes
@@ -30,10 +27,7 @@ func fuzzRecords(data []byte) []flow.Record {
 			dst = netip.AddrFrom4([4]byte(b[16:20]))
 		}
 		protos := []uint8{flow.ProtoTCP, flow.ProtoUDP, flow.ProtoICMP, flow.ProtoICMPv6, flow.ProtoSCTP, b[33]}
-		// First and Last: milliseconds around Boot, up to 2^33 ms after it
-		// (so uptimes wrap), and sometimes before it.
-		first := boot.Add(time.Duration(int64(binary.BigEndian.Uint32(b[42:]))-1<<20) * time.Millisecond)
-		last := first.Add(time.Duration(binary.BigEndian.Uint32(b[46:])) * time.Millisecond * time.Duration(1+b[50]%2))
+		first, last := netflowtest.FuzzTimes(b)
 		recs = append(recs, flow.Record{
 			Key: flow.Key{Tuple: flow.Tuple{SrcAddr: src, DstAddr: dst,
 				SrcPort: binary.BigEndian.Uint16(b[34:]), DstPort: binary.BigEndian.Uint16(b[36:]),
@@ -71,26 +65,26 @@ func expected(r *flow.Record, bootMs int64) parsedRecord {
 }
 
 func FuzzV9Encode(f *testing.F) {
-	f.Add(make([]byte, fuzzRecordLen*3), uint16(1500), uint8(20))
-	seed := make([]byte, fuzzRecordLen*40)
+	f.Add(make([]byte, netflowtest.FuzzRecordLen*3), uint16(1500), uint8(20))
+	seed := make([]byte, netflowtest.FuzzRecordLen*40)
 	for i := range seed {
-		seed[i] = byte(i*7 + i/fuzzRecordLen)
+		seed[i] = byte(i*7 + i/netflowtest.FuzzRecordLen)
 	}
 	f.Add(seed, uint16(576), uint8(2))
-	f.Add(seed[:fuzzRecordLen*5], uint16(260), uint8(1))
+	f.Add(seed[:netflowtest.FuzzRecordLen*5], uint16(260), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, mtu uint16, every uint8) {
-		cfg := Config{MTU: int(mtu), TemplateRefreshPackets: int(every), Boot: boot, SourceID: 99}
-		if mtu == 0 || int(mtu) < minPacketLen+overheadIPv4 || every == 0 {
+		cfg := Config{MTU: int(mtu), TemplateRefreshPackets: int(every), Boot: netflowtest.Boot, SourceID: 99}
+		if mtu == 0 || int(mtu) < minPacketLen+udpsend.OverheadIPv4 || every == 0 {
 			return
 		}
-		now := boot.Add(37 * time.Hour)
+		now := netflowtest.Boot.Add(37 * time.Hour)
 		cfg.Now = func() time.Time { return now }
 		e, conn := newCaptured(t, cfg)
 		recs := fuzzRecords(data)
 		if err := e.Export(recs); err != nil {
 			t.Fatal(err)
 		}
-		packets := conn.packets()
+		packets := conn.Packets()
 		parsed, err := parseAll(packets)
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +93,7 @@ func FuzzV9Encode(f *testing.F) {
 		var want []parsedRecord
 		for fam := range 2 {
 			for i := range recs {
-				if w := expected(&recs[i], boot.UnixMilli()); (w.template == TemplateIDIPv6) == (fam == 1) {
+				if w := expected(&recs[i], netflowtest.Boot.UnixMilli()); (w.template == TemplateIDIPv6) == (fam == 1) {
 					want = append(want, w)
 				}
 			}
@@ -107,14 +101,14 @@ func FuzzV9Encode(f *testing.F) {
 		var got []parsedRecord
 		for i, p := range parsed {
 			h := p.header
-			if len(packets[i]) > int(mtu)-overheadIPv4 || h.seq != uint32(i) || h.sourceID != 99 {
+			if len(packets[i]) > int(mtu)-udpsend.OverheadIPv4 || h.seq != uint32(i) || h.sourceID != 99 {
 				t.Fatalf("packet %d: %d octets, sequence %d, source %d", i, len(packets[i]), h.seq, h.sourceID)
 			}
 			if carries := len(p.templates) > 0; carries != (i%int(every) == 0) {
 				t.Fatalf("packet %d of a refresh every %d carries templates: %v", i, every, carries)
 			}
 			// One instant: unix_secs*1000 − sysUptime is Boot (mod 2^32).
-			if uint32(uint64(h.unixSecs)*1000-uint64(boot.UnixMilli())) != h.uptime {
+			if uint32(uint64(h.unixSecs)*1000-uint64(netflowtest.Boot.UnixMilli())) != h.uptime {
 				t.Fatalf("packet %d: uptime %d at %d s", i, h.uptime, h.unixSecs)
 			}
 			got = append(got, p.records...)

@@ -1,165 +1,43 @@
 package netflow9
 
 import (
-	"net"
-	"net/netip"
-	"sync"
-	"syscall"
+	"cmp"
 	"testing"
 	"time"
 
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
-
-// waitLimit bounds every wait; tests never assert on timing.
-const waitLimit = 10 * time.Second
-
-// boot is the Boot of most tests: 1_700_000_000 s = 0x6553f100.
-var boot = time.Unix(1_700_000_000, 0)
-
-// fakeClock is the exporter's injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// truth is one flow record as a test sends it and expects decoders to
-// read it back.
-type truth struct {
-	src, dst     string
-	sport, dport uint16
-	proto        uint8
-	ifIndex      uint32
-	dir          flow.Direction
-	packets      uint64
-	octets       uint64
-	flags        uint16
-	first, last  time.Duration // since boot
-	reason       flow.EndReason
-}
-
-func (w truth) record() flow.Record {
-	return flow.Record{
-		Key: flow.Key{Tuple: flow.Tuple{
-			SrcAddr: netip.MustParseAddr(w.src), DstAddr: netip.MustParseAddr(w.dst),
-			SrcPort: w.sport, DstPort: w.dport, Proto: w.proto,
-		}, IfIndex: w.ifIndex, Direction: w.dir},
-		Counters: flow.Counters{Packets: w.packets, Octets: w.octets, TCPFlags: w.flags,
-			First: boot.Add(w.first), Last: boot.Add(w.last)},
-		EndReason: w.reason,
-	}
-}
-
-func (w truth) in() uint32 {
-	if w.dir == flow.Ingress {
-		return w.ifIndex
-	}
-	return 0
-}
-
-func (w truth) out() uint32 {
-	if w.dir == flow.Egress {
-		return w.ifIndex
-	}
-	return 0
-}
-
-func records(ws []truth) []flow.Record {
-	out := make([]flow.Record, len(ws))
-	for i, w := range ws {
-		out[i] = w.record()
-	}
-	return out
-}
 
 // interopTruths are the records every decoder must read back exactly:
 // both families, counters beyond 32 bits, every TCP flag bit the field
 // holds (and NS, which it cannot), ICMP and ICMPv6, SCTP, an ifindex
 // beyond 16 bits, and times with milliseconds, one of them in the second
 // before the export.
-var interopTruths = []truth{
-	{src: "10.1.2.3", dst: "192.168.7.8", sport: 43210, dport: 443, proto: flow.ProtoTCP, ifIndex: 7, dir: flow.Egress,
-		packets: 5_000_000_001, octets: 6_000_000_000_123, flags: 0x1db,
-		first: 50*time.Second + 123*time.Millisecond, last: 100*time.Second + 456*time.Millisecond, reason: flow.EndOfFlow},
-	{src: "10.0.0.1", dst: "10.0.0.2", dport: 3<<8 | 3, proto: flow.ProtoICMP, ifIndex: 9, dir: flow.Ingress,
-		packets: 2, octets: 168, first: 90 * time.Second, last: 99*time.Second + 999*time.Millisecond, reason: flow.IdleTimeout},
-	{src: "10.9.9.9", dst: "10.8.8.8", sport: 1, dport: 2, proto: flow.ProtoUDP, ifIndex: 70000, dir: flow.Ingress,
-		packets: 1, octets: 28, first: time.Millisecond, last: 2 * time.Millisecond, reason: flow.ActiveTimeout},
-	{src: "fd00::1", dst: "2001:db8::53", sport: 5353, dport: 53, proto: flow.ProtoUDP, ifIndex: 3, dir: flow.Ingress,
-		packets: 1, octets: 80, first: 10 * time.Second, last: 11 * time.Second, reason: flow.ActiveTimeout},
-	{src: "fd00::a", dst: "fd00::b", dport: 1<<8 | 4, proto: flow.ProtoICMPv6, ifIndex: 4_000_000_000, dir: flow.Egress,
-		packets: 5, octets: 520, first: 10*time.Second + 1*time.Millisecond, last: 11*time.Second + 999*time.Millisecond,
-		reason: flow.ForcedEnd},
-	{src: "2001:db8::1", dst: "2001:db8::2", sport: 50000, dport: 22, proto: flow.ProtoTCP, ifIndex: 5, dir: flow.Ingress,
-		packets: 20, octets: 2000, flags: 0x18, first: 99*time.Second + 1*time.Millisecond, last: 100*time.Second + 699*time.Millisecond,
-		reason: flow.EndOfFlow},
-	{src: "192.0.2.1", dst: "198.51.100.7", sport: 33000, dport: 9000, proto: flow.ProtoSCTP, ifIndex: 300, dir: flow.Egress,
-		packets: 3, octets: 300, first: 80 * time.Second, last: 81 * time.Second, reason: flow.LackOfResources},
+var interopTruths = []netflowtest.Truth{
+	{Src: "10.1.2.3", Dst: "192.168.7.8", SrcPort: 43210, DstPort: 443, Proto: flow.ProtoTCP, IfIndex: 7, Dir: flow.Egress,
+		Packets: 5_000_000_001, Octets: 6_000_000_000_123, Flags: 0x1db,
+		First: 50*time.Second + 123*time.Millisecond, Last: 100*time.Second + 456*time.Millisecond, Reason: flow.EndOfFlow},
+	{Src: "10.0.0.1", Dst: "10.0.0.2", DstPort: 3<<8 | 3, Proto: flow.ProtoICMP, IfIndex: 9, Dir: flow.Ingress,
+		Packets: 2, Octets: 168, First: 90 * time.Second, Last: 99*time.Second + 999*time.Millisecond, Reason: flow.IdleTimeout},
+	{Src: "10.9.9.9", Dst: "10.8.8.8", SrcPort: 1, DstPort: 2, Proto: flow.ProtoUDP, IfIndex: 70000, Dir: flow.Ingress,
+		Packets: 1, Octets: 28, First: time.Millisecond, Last: 2 * time.Millisecond, Reason: flow.ActiveTimeout},
+	{Src: "fd00::1", Dst: "2001:db8::53", SrcPort: 5353, DstPort: 53, Proto: flow.ProtoUDP, IfIndex: 3, Dir: flow.Ingress,
+		Packets: 1, Octets: 80, First: 10 * time.Second, Last: 11 * time.Second, Reason: flow.ActiveTimeout},
+	{Src: "fd00::a", Dst: "fd00::b", DstPort: 1<<8 | 4, Proto: flow.ProtoICMPv6, IfIndex: 4_000_000_000, Dir: flow.Egress,
+		Packets: 5, Octets: 520, First: 10*time.Second + 1*time.Millisecond, Last: 11*time.Second + 999*time.Millisecond,
+		Reason: flow.ForcedEnd},
+	{Src: "2001:db8::1", Dst: "2001:db8::2", SrcPort: 50000, DstPort: 22, Proto: flow.ProtoTCP, IfIndex: 5, Dir: flow.Ingress,
+		Packets: 20, Octets: 2000, Flags: 0x18, First: 99*time.Second + 1*time.Millisecond, Last: 100*time.Second + 699*time.Millisecond,
+		Reason: flow.EndOfFlow},
+	{Src: "192.0.2.1", Dst: "198.51.100.7", SrcPort: 33000, DstPort: 9000, Proto: flow.ProtoSCTP, IfIndex: 300, Dir: flow.Egress,
+		Packets: 3, Octets: 300, First: 80 * time.Second, Last: 81 * time.Second, Reason: flow.LackOfResources},
 }
 
-// interopNow is the export time of the interop tests: 700 ms into the
-// second after the last record ended.
-var interopNow = boot.Add(100*time.Second + 700*time.Millisecond)
-
-// captureConn records every datagram; writes fail while fail says so.
-type captureConn struct {
-	mu    sync.Mutex
-	sent  [][]byte
-	fail  func(n int) bool // n: 0-based index of the write
-	calls int
-}
-
-func (c *captureConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.calls
-	c.calls++
-	if c.fail != nil && c.fail(n) {
-		return 0, syscall.ECONNREFUSED
-	}
-	c.sent = append(c.sent, append([]byte(nil), b...))
-	return len(b), nil
-}
-
-func (c *captureConn) packets() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([][]byte(nil), c.sent...)
-}
-
-func (c *captureConn) Read([]byte) (int, error)         { return 0, syscall.EAGAIN }
-func (c *captureConn) Close() error                     { return nil }
-func (c *captureConn) LocalAddr() net.Addr              { return &net.UDPAddr{} }
-func (c *captureConn) RemoteAddr() net.Addr             { return &net.UDPAddr{} }
-func (c *captureConn) SetDeadline(time.Time) error      { return nil }
-func (c *captureConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *captureConn) SetWriteDeadline(time.Time) error { return nil }
-
-// newCaptured returns an exporter writing into a captureConn.
-func newCaptured(t testing.TB, cfg Config) (*Exporter, *captureConn) {
+// newCaptured returns an exporter writing into a CaptureConn, closed when
+// the test ends; its collector address is a placeholder unless cfg has one.
+func newCaptured(t testing.TB, cfg Config) (*Exporter, *netflowtest.CaptureConn) {
 	t.Helper()
-	conn := &captureConn{}
-	if cfg.Address == "" {
-		cfg.Address = "127.0.0.1:2055"
-	}
-	e, err := newExporter(cfg, nil, func(string, string, time.Duration) (net.Conn, error) { return conn, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e, conn
+	cfg.Address = cmp.Or(cfg.Address, "127.0.0.1:2055")
+	return netflowtest.Capture(t, cfg, newExporter)
 }

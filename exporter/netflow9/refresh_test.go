@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/netflowtest"
 )
 
 // shape describes packets as "T" (carries the templates) or "-", with
@@ -41,19 +42,19 @@ func counting(n int) []uint32 {
 }
 
 func oneRecord(id uint64) []flow.Record {
-	return records([]truth{{src: "10.0.0.1", dst: "10.0.0.2", sport: 1, dport: 2, proto: flow.ProtoUDP,
-		packets: id, octets: 100, first: time.Second, last: 2 * time.Second}})
+	return netflowtest.Records([]netflowtest.Truth{{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 1, DstPort: 2, Proto: flow.ProtoUDP,
+		Packets: id, Octets: 100, First: time.Second, Last: 2 * time.Second}})
 }
 
 func TestSequenceCountsPacketsAndTemplatesEveryNPackets(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now, TemplateRefreshPackets: 3, TemplateRefresh: time.Hour})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, TemplateRefreshPackets: 3, TemplateRefresh: time.Hour})
 	for i := range 7 {
 		if err := e.Export(oneRecord(uint64(i + 1))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	kinds, seqs := shape(t, conn.packets())
+	kinds, seqs := shape(t, conn.Packets())
 	if kinds != "T--T--T" || fmt.Sprint(seqs) != fmt.Sprint(counting(7)) {
 		t.Errorf("packets %s with sequence numbers %v, want T--T--T numbered 0..6", kinds, seqs)
 	}
@@ -64,8 +65,8 @@ func TestSequenceCountsPacketsAndTemplatesEveryNPackets(t *testing.T) {
 
 // Within one Export call too: every packet counts, whatever its records.
 func TestTemplatesEveryNPacketsWithinOneExport(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now, MTU: 400, TemplateRefreshPackets: 2})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: 400, TemplateRefreshPackets: 2})
 	batch := make([]flow.Record, 40)
 	for i := range batch {
 		batch[i] = oneRecord(uint64(i + 1))[0]
@@ -73,7 +74,7 @@ func TestTemplatesEveryNPacketsWithinOneExport(t *testing.T) {
 	if err := e.Export(batch); err != nil {
 		t.Fatal(err)
 	}
-	packets := conn.packets()
+	packets := conn.Packets()
 	kinds, seqs := shape(t, packets)
 	// 400-28 = 372 octets: 4 records (4+200 octets) after the header and
 	// the 132-octet templates, 6 (4+300) without. 40 = 4+6+4+6+4+6+4+6.
@@ -88,8 +89,8 @@ func TestTemplatesEveryNPacketsWithinOneExport(t *testing.T) {
 }
 
 func TestTemplatesEveryRefreshInterval(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now, TemplateRefresh: time.Minute, TemplateRefreshPackets: 1000})
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, TemplateRefresh: time.Minute, TemplateRefreshPackets: 1000})
 	export := func(advance time.Duration) {
 		t.Helper()
 		clock.Advance(advance)
@@ -102,7 +103,7 @@ func TestTemplatesEveryRefreshInterval(t *testing.T) {
 	export(time.Millisecond) // a minute since the templates
 	export(time.Second)
 	export(time.Minute) // a minute and a second since
-	kinds, seqs := shape(t, conn.packets())
+	kinds, seqs := shape(t, conn.Packets())
 	if kinds != "T-T-T" || fmt.Sprint(seqs) != fmt.Sprint(counting(5)) {
 		t.Errorf("packets %s with sequence numbers %v, want T-T-T numbered 0..4", kinds, seqs)
 	}
@@ -111,9 +112,9 @@ func TestTemplatesEveryRefreshInterval(t *testing.T) {
 // A packet whose send failed did not deliver its templates: the next one
 // carries them, and the sequence number counts only packets written.
 func TestFailedTemplatePacketIsResent(t *testing.T) {
-	clock := newFakeClock(boot.Add(time.Minute))
-	e, conn := newCaptured(t, Config{Boot: boot, Now: clock.Now})
-	conn.fail = func(n int) bool { return n == 0 }
+	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
+	conn.Fail = func(n int) bool { return n == 0 }
 	if err := e.Export(oneRecord(1)); err == nil {
 		t.Fatal("want an error for the refused packet")
 	}
@@ -123,7 +124,7 @@ func TestFailedTemplatePacketIsResent(t *testing.T) {
 	if err := e.Export(oneRecord(3)); err != nil {
 		t.Fatal(err)
 	}
-	kinds, seqs := shape(t, conn.packets())
+	kinds, seqs := shape(t, conn.Packets())
 	if kinds != "T-" || fmt.Sprint(seqs) != "[0 1]" {
 		t.Errorf("packets %s with sequence numbers %v, want T- numbered 0, 1", kinds, seqs)
 	}

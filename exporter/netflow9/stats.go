@@ -3,25 +3,14 @@ package netflow9
 import (
 	"sync/atomic"
 
-	"github.com/podflow/podflow/exporter"
+	"github.com/podflow/podflow/exporter/internal/udpsend"
 )
 
-// counters are the running totals behind Stats: atomics, so Stats may be
-// read from another goroutine while Export runs.
+// counters are the running totals behind Stats and Clamps: atomics, so
+// they may be read from another goroutine while Export runs.
 type counters struct {
-	recordsSent, recordsLost, messagesSent, bytesSent atomic.Uint64
-	sendErrors, templatesSent, clampedTimes           atomic.Uint64
-}
-
-func (c *counters) snapshot() exporter.Stats {
-	return exporter.Stats{
-		RecordsSent:   c.recordsSent.Load(),
-		RecordsLost:   c.recordsLost.Load(),
-		MessagesSent:  c.messagesSent.Load(),
-		BytesSent:     c.bytesSent.Load(),
-		SendErrors:    c.sendErrors.Load(),
-		TemplatesSent: c.templatesSent.Load(),
-	}
+	udpsend.Counters
+	templatesSent, clampedTimes atomic.Uint64
 }
 
 // Clamps counts records sent with less than their truth.
