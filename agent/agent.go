@@ -121,7 +121,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *zap.Logger, opts Opti
 		MaxFlows:      cfg.MaxTableFlows,
 	})
 	loop := flow.NewLoop(drainer, table, sink, times, flow.SystemClock{}, log)
-	events, tuples := openEvents(cfg, log)
+	events, tuples := openEvents(cfg, objs.Filter(), log)
 	if events != nil {
 		defer events.Close()
 		loop.WithTuples(tuples)

@@ -9,14 +9,21 @@ import (
 )
 
 // openEvents loads and attaches the socket and drop tracepoints cfg asks
-// for. What the kernel refuses is disabled with one warning per feature,
-// worded as `podflow check` words it; the flow counters keep working
-// whatever happens here. nil means none run.
-func openEvents(cfg *config.Config, log *zap.Logger) (*bpf.Events, *bpf.TupleDrainer) {
-	return openEventsWith(cfg, log, bpf.OpenEvents)
+// for, with filter, the TC programs' (Objects.Filter): measurements of the
+// traffic the --filter-* options exclude never reach the tuple maps
+// either, where they would only count as unmatched. What the kernel
+// refuses is disabled with one warning per feature, worded as `podflow
+// check` words it; the flow counters keep working whatever happens here.
+// nil means none run.
+func openEvents(cfg *config.Config, filter *bpf.LoadedFilter, log *zap.Logger) (*bpf.Events, *bpf.TupleDrainer) {
+	return openEventsWith(cfg, log, func(opts bpf.EventOptions) (*bpf.Events, error) {
+		opts.Filter = filter
+		return bpf.OpenEvents(opts)
+	})
 }
 
-// openEventsWith is openEvents with the opener tests substitute.
+// openEventsWith is openEvents with the opener tests substitute; the
+// opener sets EventOptions.Filter.
 func openEventsWith(cfg *config.Config, log *zap.Logger, open check.EventOpener) (*bpf.Events, *bpf.TupleDrainer) {
 	opts := bpf.EventOptions{
 		MaxTuples:   uint32(cfg.MaxFlows),

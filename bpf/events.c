@@ -83,6 +83,24 @@ static __always_inline void evstat_add(__u32 idx, __u64 n)
 		*v += n;
 }
 
+#include "filter.h"
+
+/* tuple_excluded applies the TC programs' filters (filter.h, the same
+ * function, tables and CIDR trie) to a tuple before any tuple map is
+ * touched, so measurements of excluded traffic leave no state behind
+ * either; it counts the measurements it keeps out (one per RTT sample,
+ * retransmission or dropped skb). Sampling is not applied: it selects
+ * packets for the flow counters, while these programs measure sockets and
+ * drop points, whose figures (a smoothed RTT, a socket's retransmissions,
+ * each drop) stay exact whatever the sampling interval. */
+static __always_inline bool tuple_excluded(const struct flow_key *key, bool has_ports)
+{
+	if (!excluded(key, has_ports))
+		return false;
+	evstat_add(EVSTAT_FILTERED, 1);
+	return true;
+}
+
 static __always_inline struct tuple_val *tuple_get_in(void *m, struct flow_key *key)
 {
 	static const struct tuple_val zero;
@@ -118,12 +136,16 @@ static __always_inline void v4_mapped(__u8 *dst, __be32 a)
 	__builtin_memcpy(&dst[12], &a, 4);
 }
 
+/* Two word compares: a byte loop leaves the verifier one branch per byte
+ * and address, too many paths once the filters read the key. */
 static __always_inline bool is_v4_mapped(const __u8 *a)
 {
-	for (int i = 0; i < 10; i++)
-		if (a[i])
-			return false;
-	return a[10] == 0xff && a[11] == 0xff;
+	__u64 zero;
+	__u32 ffff;
+
+	__builtin_memcpy(&zero, a, 8);
+	__builtin_memcpy(&ffff, a + 8, 4);
+	return zero == 0 && ffff == bpf_htonl(0x0000ffff);
 }
 
 /* sock_key builds the key of the direction a socket sends in. It reads only
@@ -166,7 +188,7 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	if (!tp)
 		return 0;
 	srtt = tp->srtt_us >> 3;
-	if (!srtt || !sock_key(&sk->__sk_common, &key))
+	if (!srtt || !sock_key(&sk->__sk_common, &key) || tuple_excluded(&key, true))
 		return 0;
 	v = tuple_get(&key);
 	if (!v)
@@ -195,7 +217,7 @@ int BPF_PROG(tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *sk
 		evstat_add(EVSTAT_RETRANS_FAILED, 1);
 		return 0;
 	}
-	if (!skb || !sock_key(&sk->__sk_common, &key))
+	if (!skb || !sock_key(&sk->__sk_common, &key) || tuple_excluded(&key, true))
 		return 0;
 	cb = (const struct tcp_skb_cb *)&skb->cb[0];
 	segs = BPF_CORE_READ(cb, tcp_gso_segs); /* skb->cb is a char array to the verifier */
@@ -215,7 +237,7 @@ int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_
 	struct flow_key key;
 	struct tuple_val *v;
 
-	if (!sock_key(&req->__req_common, &key))
+	if (!sock_key(&req->__req_common, &key) || tuple_excluded(&key, true))
 		return 0;
 	v = tuple_get(&key);
 	if (v)
@@ -227,6 +249,7 @@ struct drop_parse {
 	struct flow_key key;
 	__u32 ip_len;  /* IP total length from the header, 0 if unknown */
 	__u32 hdr_len; /* L3 + L4 header length, repeated by every GSO segment */
+	bool has_ports; /* key holds ports read from the L4 header (filter.h) */
 };
 
 static __always_inline void drop_l4(struct drop_parse *d, const __u8 *l4, __u8 proto)
@@ -259,6 +282,7 @@ static __always_inline void drop_l4(struct drop_parse *d, const __u8 *l4, __u8 p
 	}
 	d->key.sport = ((__u16)h[0] << 8) | h[1];
 	d->key.dport = ((__u16)h[2] << 8) | h[3];
+	d->has_ports = true;
 }
 
 static __always_inline bool drop_ipv4(struct drop_parse *d, const __u8 *nh)
@@ -371,6 +395,8 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 		evstat_add(EVSTAT_DROPS_NOT_IP, 1);
 		return 0;
 	}
+	if (tuple_excluded(&d.key, d.has_ports))
+		return 0;
 	/* IP-level octets the way the TC programs count them: the IP length
 	 * (no L2 padding), or for a GSO skb every segment's share with its
 	 * repeated headers. skb->len counts from skb->data, which lies before
@@ -416,7 +442,14 @@ const enum owner_kind *unused_owner_kind __attribute__((unused));
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 
-/* emit_owner reports sk's local endpoint (and peer) as owned by pid/comm. */
+/* emit_owner reports sk's local endpoint (and peer) as owned by pid/comm.
+ * Not filtered: an owner belongs to a socket, not to a flow. A listener or
+ * an unconnected UDP socket has no peer to match CIDR rules against, and
+ * one socket serves flows the filters keep as well as flows they exclude.
+ * User space looks owners up only for the flows it accounts (and its /proc
+ * scan at start-up adds every socket anyway): the owner of excluded
+ * traffic costs one record here and one table entry per socket and
+ * process. */
 static __always_inline void emit_owner(const struct sock *sk, __u8 kind, __u32 pid, const char *comm)
 {
 	const struct sock_common *c = &sk->__sk_common;

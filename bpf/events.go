@@ -24,6 +24,14 @@ type EventOptions struct {
 	// Owners reports which process owns each local TCP/UDP endpoint
 	// (inet_sock_set_state, sock_send_length, sock_recv_length).
 	Owners bool
+	// Filter is the TC programs' filter (Objects.Filter): the RTT,
+	// retransmit and drop programs then leave the tuples it excludes out of
+	// the tuple maps, with the TC programs' decision, constants and CIDR
+	// trie, and only count them (tuple_events_filtered). nil measures every
+	// tuple. Owner events are not filtered: an owner is a socket's, not a
+	// flow's. Sampling (LoadOptions.SamplingInterval) does not apply here:
+	// these programs measure sockets and drop points, not packets.
+	Filter *LoadedFilter
 }
 
 // Events are podflow's loaded and attached tracepoint programs. A program
@@ -31,6 +39,7 @@ type EventOptions struct {
 // keep working, and so do the TC programs.
 type Events struct {
 	EventsMaps
+	rodata   *ebpf.Map // the constants, frozen: loaded once for all programs
 	programs []*ebpf.Program
 	links    []link.Link
 	// Attached names the programs running, by tracepoint.
@@ -74,11 +83,25 @@ func openEvents(spec *ebpf.CollectionSpec, opts EventOptions) (*Events, error) {
 	for _, name := range []string{EventsMapTuplesA, EventsMapTuplesB} {
 		spec.Maps[name].MaxEntries = opts.MaxTuples
 	}
-	e := &Events{}
-	if err := spec.LoadAndAssign(&e.EventsMaps, nil); err != nil {
+	filter, shared := &kernelFilter{}, map[string]*ebpf.Map{}
+	if opts.Filter != nil {
+		filter = opts.Filter.compiled
+		shared[EventsMapFilterCidr] = opts.Filter.cidrs
+	}
+	if err := filter.apply(spec); err != nil {
+		return nil, err
+	}
+	var loaded struct {
+		EventsMaps
+		Rodata *ebpf.Map `ebpf:".rodata"`
+	}
+	if err := spec.LoadAndAssign(&loaded, &ebpf.CollectionOptions{MapReplacements: shared}); err != nil {
 		return nil, fmt.Errorf("load event maps: %w", err)
 	}
+	e := &Events{EventsMaps: loaded.EventsMaps, rodata: loaded.Rodata}
 	replace := map[string]*ebpf.Map{
+		".rodata":            e.rodata,
+		EventsMapFilterCidr:  e.FilterCidr,
 		EventsMapTuplesA:     e.TuplesA,
 		EventsMapTuplesB:     e.TuplesB,
 		EventsMapTuplesIndex: e.TuplesIndex,
@@ -191,7 +214,7 @@ func (e *Events) Close() error {
 		errs = append(errs, p.Close())
 	}
 	e.links, e.programs, e.Attached = nil, nil, nil
-	errs = append(errs, e.EventsMaps.Close())
+	errs = append(errs, e.EventsMaps.Close(), e.rodata.Close())
 	return errors.Join(errs...)
 }
 
@@ -217,6 +240,7 @@ var EventStatNames = [EventsEventStatEVSTAT_MAX]string{
 	EventsEventStatEVSTAT_MAP_FULL:          "tuple_map_full",
 	EventsEventStatEVSTAT_RETRANS_FAILED:    "retransmits_not_sent",
 	EventsEventStatEVSTAT_OWNER_EVENTS_LOST: "owner_events_lost",
+	EventsEventStatEVSTAT_FILTERED:          "tuple_events_filtered",
 }
 
 // DropReasons reads the names of the kernel's drop reasons from its BTF

@@ -61,6 +61,7 @@ enum event_stat {
 	EVSTAT_MAP_FULL,         /* events lost because the tuple map was full */
 	EVSTAT_RETRANS_FAILED,   /* retransmissions the kernel did not send (err != 0) */
 	EVSTAT_OWNER_EVENTS_LOST, /* owner events dropped: ring buffer full */
+	EVSTAT_FILTERED,         /* measurements of tuples the filters exclude (filter.h), not recorded */
 	EVSTAT_MAX,
 };
 

@@ -1,7 +1,9 @@
 package bpf
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -20,6 +22,11 @@ import (
 // real hit, beside empty programs on the same tracepoints (the floor: the
 // call and the stats' own clock reads). tcp_retransmit_* fire only under
 // loss and are not measured here.
+//
+// Beside them run the same programs with the TC programs' filters (258 CIDR
+// rules, as BenchmarkFilters has): rules that keep the loopback traffic
+// (then measured as usual), rules that exclude it, and every kind of rule
+// (keeping it). A hit runs every variant, so all see the same traffic.
 func BenchmarkTracepoints(b *testing.B) {
 	privtest.Require(b)
 	ev, err := OpenEvents(EventOptions{MaxTuples: 4096, RTT: true, Retransmits: true, Drops: true, Owners: true})
@@ -27,6 +34,20 @@ func BenchmarkTracepoints(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ev.Close()
+	filtered := map[string]*Events{}
+	for name, f := range benchEventFilters() {
+		objs, err := Load(LoadOptions{MaxFlows: 1024, Filter: f})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer objs.Close()
+		fev, err := OpenEvents(EventOptions{MaxTuples: 4096, RTT: true, Drops: true, Filter: objs.Filter()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer fev.Close()
+		filtered[name] = fev
+	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		b.Fatalf("enable BPF stats: %v", err)
@@ -71,6 +92,9 @@ func BenchmarkTracepoints(b *testing.B) {
 	for _, name := range []string{EventsProgTcpProbe, EventsProgKfreeSkb} {
 		b.ReportMetric(nsPerRun(b, ev.Program(name)), name+"-ns/hit")
 		b.ReportMetric(nsPerRun(b, empty[name]), name+"-empty-ns/hit")
+		for variant, fev := range filtered {
+			b.ReportMetric(nsPerRun(b, fev.Program(name)), name+"-"+variant+"-ns/hit")
+		}
 	}
 	// The owner programs run on every send and receive; after a socket's
 	// first call by a process they stop at one socket-storage lookup.
@@ -89,4 +113,22 @@ func nsPerRun(b *testing.B, p *ebpf.Program) float64 {
 		b.Fatalf("%s: no BPF stats", p)
 	}
 	return float64(st.Runtime.Nanoseconds()) / float64(st.RunCount)
+}
+
+// benchEventFilters are the filters BenchmarkTracepoints measures, against
+// its loopback traffic (127.0.0.1, TCP and UDP, ports above 1023 but 9).
+func benchEventFilters() map[string]Filter {
+	var others []netip.Prefix // 256 /24s the traffic never matches
+	for i := range 128 {
+		others = append(others, netip.MustParsePrefix(fmt.Sprintf("172.16.%d.0/24", i)),
+			netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/48", i)))
+	}
+	deny := append(prefixes("10.1.0.0/16", "fd00:bad::/32"), others...)
+	allow := append(prefixes("10.0.0.0/8", "fd00::/16"), others...)
+	return map[string]Filter{
+		"cidrs-kept":     {DenyCIDRs: deny},
+		"cidrs-excluded": {AllowCIDRs: allow},
+		"all-kept": {DenyCIDRs: deny, AllowProtocols: []uint8{6, 17},
+			DenyPorts: []PortRange{{22, 22}}},
+	}
 }

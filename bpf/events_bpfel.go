@@ -13,6 +13,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type EventsCidrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Version   uint8
+	Addr      [16]uint8
+	Pad       [3]uint8
+}
+
 type EventsEventStat uint32
 
 const (
@@ -20,7 +28,8 @@ const (
 	EventsEventStatEVSTAT_MAP_FULL          EventsEventStat = 1
 	EventsEventStatEVSTAT_RETRANS_FAILED    EventsEventStat = 2
 	EventsEventStatEVSTAT_OWNER_EVENTS_LOST EventsEventStat = 3
-	EventsEventStatEVSTAT_MAX               EventsEventStat = 4
+	EventsEventStatEVSTAT_FILTERED          EventsEventStat = 4
+	EventsEventStatEVSTAT_MAX               EventsEventStat = 5
 )
 
 type EventsFlowKey struct {
@@ -87,6 +96,7 @@ type EventsTupleVal struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	EventsMapEventStats           = "event_stats"
+	EventsMapFilterCidr           = "filter_cidr"
 	EventsMapOwnerEvents          = "owner_events"
 	EventsMapRcuDummy             = "rcu_dummy"
 	EventsMapRcuWait              = "rcu_wait"
@@ -101,6 +111,12 @@ const (
 	EventsProgTcpProbe            = "tcp_probe"
 	EventsProgTcpRetransmitSkb    = "tcp_retransmit_skb"
 	EventsProgTcpRetransmitSynack = "tcp_retransmit_synack"
+	EventsVarFilterCidrs          = "filter_cidrs"
+	EventsVarFilterPorts          = "filter_ports"
+	EventsVarFilterProtos         = "filter_protos"
+	EventsVarPortAllowed          = "port_allowed"
+	EventsVarPortDenied           = "port_denied"
+	EventsVarProtoExcluded        = "proto_excluded"
 	EventsVarUnusedEventStat      = "unused_event_stat"
 	EventsVarUnusedOwnerEvent     = "unused_owner_event"
 	EventsVarUnusedOwnerKind      = "unused_owner_kind"
@@ -162,6 +178,7 @@ type EventsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsMapSpecs struct {
 	EventStats  *ebpf.MapSpec `ebpf:"event_stats"`
+	FilterCidr  *ebpf.MapSpec `ebpf:"filter_cidr"`
 	OwnerEvents *ebpf.MapSpec `ebpf:"owner_events"`
 	RcuDummy    *ebpf.MapSpec `ebpf:"rcu_dummy"`
 	RcuWait     *ebpf.MapSpec `ebpf:"rcu_wait"`
@@ -175,6 +192,12 @@ type EventsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EventsVariableSpecs struct {
+	FilterCidrs      *ebpf.VariableSpec `ebpf:"filter_cidrs"`
+	FilterPorts      *ebpf.VariableSpec `ebpf:"filter_ports"`
+	FilterProtos     *ebpf.VariableSpec `ebpf:"filter_protos"`
+	PortAllowed      *ebpf.VariableSpec `ebpf:"port_allowed"`
+	PortDenied       *ebpf.VariableSpec `ebpf:"port_denied"`
+	ProtoExcluded    *ebpf.VariableSpec `ebpf:"proto_excluded"`
 	UnusedEventStat  *ebpf.VariableSpec `ebpf:"unused_event_stat"`
 	UnusedOwnerEvent *ebpf.VariableSpec `ebpf:"unused_owner_event"`
 	UnusedOwnerKind  *ebpf.VariableSpec `ebpf:"unused_owner_kind"`
@@ -201,6 +224,7 @@ func (o *EventsObjects) Close() error {
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsMaps struct {
 	EventStats  *ebpf.Map `ebpf:"event_stats"`
+	FilterCidr  *ebpf.Map `ebpf:"filter_cidr"`
 	OwnerEvents *ebpf.Map `ebpf:"owner_events"`
 	RcuDummy    *ebpf.Map `ebpf:"rcu_dummy"`
 	RcuWait     *ebpf.Map `ebpf:"rcu_wait"`
@@ -213,6 +237,7 @@ type EventsMaps struct {
 func (m *EventsMaps) Close() error {
 	return _EventsClose(
 		m.EventStats,
+		m.FilterCidr,
 		m.OwnerEvents,
 		m.RcuDummy,
 		m.RcuWait,
@@ -227,6 +252,12 @@ func (m *EventsMaps) Close() error {
 //
 // It can be passed to LoadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EventsVariables struct {
+	FilterCidrs      *ebpf.Variable `ebpf:"filter_cidrs"`
+	FilterPorts      *ebpf.Variable `ebpf:"filter_ports"`
+	FilterProtos     *ebpf.Variable `ebpf:"filter_protos"`
+	PortAllowed      *ebpf.Variable `ebpf:"port_allowed"`
+	PortDenied       *ebpf.Variable `ebpf:"port_denied"`
+	ProtoExcluded    *ebpf.Variable `ebpf:"proto_excluded"`
 	UnusedEventStat  *ebpf.Variable `ebpf:"unused_event_stat"`
 	UnusedOwnerEvent *ebpf.Variable `ebpf:"unused_owner_event"`
 	UnusedOwnerKind  *ebpf.Variable `ebpf:"unused_owner_kind"`

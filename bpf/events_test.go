@@ -164,7 +164,13 @@ func echoRounds(network string, rounds int) (client, server netip.AddrPort, info
 	if network == "tcp6" {
 		host = "[::1]:0"
 	}
-	ln, err := net.Listen(network, host)
+	return echoRoundsAt(network, host, rounds)
+}
+
+// echoRoundsAt is echoRounds with the server listening on listen
+// ("host:port"), a local address.
+func echoRoundsAt(network, listen string, rounds int) (client, server netip.AddrPort, info *unix.TCPInfo, err error) {
+	ln, err := net.Listen(network, listen)
 	if err != nil {
 		return
 	}

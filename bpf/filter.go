@@ -186,9 +186,16 @@ func (k *kernelFilter) compilePorts(allow, deny []PortRange) error {
 	return nil
 }
 
-// apply sets the filter's constants and trie contents in spec.
+// apply sets the filter's constants and CIDR trie in spec. One function
+// for both objects, which declare them alike (filter.h): the TC programs'
+// (LoadFlow) and the tracepoints' (LoadEvents). The tracepoints then get
+// the TC programs' trie through MapReplacements, so the contents set here
+// are loaded once.
 func (k *kernelFilter) apply(spec *ebpf.CollectionSpec) error {
-	trie := spec.Maps[FlowMapFilterCidr]
+	trie := spec.Maps[FlowMapFilterCidr] // == EventsMapFilterCidr
+	if trie == nil {
+		return fmt.Errorf("filter: no map %s in the object", FlowMapFilterCidr)
+	}
 	trie.MaxEntries = uint32(max(len(k.cidrs), 1))
 	trie.Contents = k.cidrs
 	for name, v := range map[string]any{
@@ -199,11 +206,35 @@ func (k *kernelFilter) apply(spec *ebpf.CollectionSpec) error {
 		FlowVarPortAllowed:   k.portAllowed,
 		FlowVarPortDenied:    k.portDenied,
 	} {
-		if err := spec.Variables[name].Set(v); err != nil {
+		vs := spec.Variables[name]
+		if vs == nil {
+			return fmt.Errorf("filter: no variable %s in the object", name)
+		}
+		if err := vs.Set(v); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// LoadedFilter is the Filter Load compiled into the TC programs, with its
+// CIDR trie in the kernel: Objects.Filter returns it. Passed as
+// EventOptions.Filter, it makes the socket and drop tracepoints take the
+// same decision, from the same constants and the very same trie.
+type LoadedFilter struct {
+	compiled *kernelFilter
+	cidrs    *ebpf.Map // the TC programs' filter_cidr, owned by Objects
+}
+
+// Filter returns the filter the TC programs apply, for OpenEvents. Use it
+// while the Objects are open; the tracepoints loaded with it keep the trie
+// alive after they close.
+func (o *Objects) Filter() *LoadedFilter {
+	compiled := o.filter
+	if compiled == nil {
+		compiled = &kernelFilter{} // Objects not made by Load: no rules
+	}
+	return &LoadedFilter{compiled: compiled, cidrs: o.FilterCidr}
 }
 
 // samplingThreshold is round(2^32 / n): the programs sample a packet when a

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* In-kernel filters: which packets are accounted at all. They run after
- * parsing and before any map of flows, handshakes or TCP sequences is
- * touched; an excluded packet is only counted in STAT_FILTERED_*.
+/* In-kernel filters: which traffic is accounted at all. Both objects
+ * include this file and make the same decision with the same function,
+ * excluded(): the TC programs (flow.c) for every packet, after parsing and
+ * before any map of flows, handshakes or TCP sequences is touched; the
+ * socket and drop tracepoints (events.c) for every measurement, before a
+ * tuple map is touched. What is excluded is only counted (STAT_FILTERED_*,
+ * EVSTAT_FILTERED). The includer provides struct flow_key (flow.h) and the
+ * PROTO_* numbers.
  *
  * Three filters, one semantics. Each address (or port) of a packet gets the
  * action of the most specific rule that matches it (longest CIDR prefix,
@@ -17,11 +22,14 @@
  *
  * CIDR rules live in one LPM trie for both IP versions: the key is the IP
  * version byte followed by the IPv4-mapped IPv6 address of struct flow_key,
- * so an IPv4 /8 is a /8+8+96 and ::/0 covers IPv6 only. Protocol and port
- * rules are tables in .rodata: one plain load per packet, no helper call.
+ * so an IPv4 /8 is a /8+8+96 and ::/0 covers IPv6 only. User space loads
+ * the trie once, with the TC programs, and hands the same kernel map to the
+ * tracepoints. Protocol and port rules are tables in .rodata: one plain
+ * load per packet, no helper call.
  *
  * Each filter is compiled in but gated by a `volatile const` the loader
- * sets: unconfigured, the verifier removes it and it costs nothing. */
+ * sets (one Go function sets them in both objects): unconfigured, the
+ * verifier removes it and it costs nothing. */
 #ifndef PODFLOW_FILTER_H
 #define PODFLOW_FILTER_H
 
@@ -88,38 +96,42 @@ static __always_inline bool port_bit(volatile const __u8 *bitmap, __u16 port)
 	return (bitmap[port >> 3] >> (port & 7)) & 1;
 }
 
-static __always_inline bool ports_exclude(const struct parsed *p)
+/* proto_has_ports says whether the protocol's header starts with a source
+ * and a destination port; ICMP's type and code in dport are not ports. */
+static __always_inline bool proto_has_ports(__u8 proto)
 {
-	bool has_ports;
-
-	switch (p->key.proto) {
+	switch (proto) {
 	case PROTO_TCP:
 	case PROTO_UDP:
 	case PROTO_UDPLITE:
 	case PROTO_SCTP:
-		has_ports = !p->l4_truncated && !p->fragment;
-		break;
-	default:
-		has_ports = false;
+		return true;
 	}
+	return false;
+}
+
+/* has_ports: key holds ports read from an L4 header (proto_has_ports, and
+ * neither a later fragment nor a truncated header). */
+static __always_inline bool ports_exclude(const struct flow_key *key, bool has_ports)
+{
 	if (!has_ports)
 		return filter_ports & FILTER_HAS_ALLOW;
 	if ((filter_ports & FILTER_HAS_DENY) &&
-	    (port_bit(port_denied, p->key.sport) || port_bit(port_denied, p->key.dport)))
+	    (port_bit(port_denied, key->sport) || port_bit(port_denied, key->dport)))
 		return true;
 	return (filter_ports & FILTER_HAS_ALLOW) &&
-	       !port_bit(port_allowed, p->key.sport) && !port_bit(port_allowed, p->key.dport);
+	       !port_bit(port_allowed, key->sport) && !port_bit(port_allowed, key->dport);
 }
 
-/* excluded says whether the configured filters keep this packet out of the
- * accounting; the cheapest tests run first. */
-static __always_inline bool excluded(const struct parsed *p)
+/* excluded says whether the configured filters keep this packet (or this
+ * tuple's measurement) out of the accounting; the cheapest tests run first. */
+static __always_inline bool excluded(const struct flow_key *key, bool has_ports)
 {
-	if (filter_protos && proto_excluded[p->key.proto])
+	if (filter_protos && proto_excluded[key->proto])
 		return true;
-	if (filter_ports && ports_exclude(p))
+	if (filter_ports && ports_exclude(key, has_ports))
 		return true;
-	if (filter_cidrs && cidrs_exclude(&p->key))
+	if (filter_cidrs && cidrs_exclude(key))
 		return true;
 	return false;
 }

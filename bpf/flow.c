@@ -201,7 +201,7 @@ static __always_inline int observe(struct __sk_buff *skb, __u8 direction, bool l
 
 	/* Filters and sampling come before any map is touched: excluded and
 	 * unsampled packets leave no state behind, only these counters. */
-	if (excluded(&p)) {
+	if (excluded(&p.key, proto_has_ports(p.key.proto) && !p.l4_truncated && !p.fragment)) {
 		stat_add(STAT_FILTERED_PACKETS, segs);
 		stat_add(STAT_FILTERED_OCTETS, octets);
 		return TC_ACT_UNSPEC;

@@ -27,7 +27,8 @@ type LoadOptions struct {
 	// at every observation point.
 	TrackWireRetransmits bool
 	// Filter selects the packets accounted; the rest are only counted in
-	// the filtered_* stats. The zero value accounts every packet.
+	// the filtered_* stats. The zero value accounts every packet. Pass
+	// Objects.Filter to OpenEvents to apply it to the tracepoints too.
 	Filter Filter
 	// SamplingInterval accounts each packet (that passed Filter) with
 	// probability 1/SamplingInterval; 0 and 1 account every packet. Flows
@@ -41,7 +42,8 @@ type LoadOptions struct {
 // Objects are podflow's loaded TC programs and maps.
 type Objects struct {
 	FlowObjects
-	precise bool // timestamps are CLOCK_MONOTONIC ns, not jiffies
+	precise bool          // timestamps are CLOCK_MONOTONIC ns, not jiffies
+	filter  *kernelFilter // what LoadOptions.Filter compiled to, for Filter
 }
 
 // Load loads the TC programs and their maps into the kernel.
@@ -87,7 +89,7 @@ func Load(opts LoadOptions) (*Objects, error) {
 	if err := spec.Variables["precise_timestamps"].Set(opts.PreciseTimestamps); err != nil {
 		return nil, fmt.Errorf("set precise_timestamps: %w", err)
 	}
-	objs := &Objects{precise: opts.PreciseTimestamps}
+	objs := &Objects{precise: opts.PreciseTimestamps, filter: filter}
 	if err := spec.LoadAndAssign(&objs.FlowObjects, nil); err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
