@@ -22,17 +22,33 @@ var hzValues = []uint64{24, 32, 48, 64, 100, 128, 200, 250, 256, 300, 500, 512, 
 // implements flow.Timestamps for the drain loop.
 //
 // Jiffies advance by one every tick, and the kernel keeps them locked to
-// CLOCK_MONOTONIC (TICK_NSEC per tick), so one measurement of the tick length
-// and of when a tick started is enough: jiffy j began at
-// tickStart + (j - tickJiffy) × tickNs. A packet stamped j arrived within that
-// tick; ToWall reports the tick's middle, so the error is at most half a tick.
+// CLOCK_MONOTONIC (TICK_NSEC per tick), so the tick length and when one tick
+// began are enough: jiffy j began at tickStart + (j - tickJiffy) × tickNs. A
+// packet stamped j arrived within that tick; ToWall reports the tick's
+// middle, so the error is at most half a tick.
+//
+// Reading jiffies and CLOCK_MONOTONIC together (sample_clock) only ever
+// sees a tick after it began, by the time the tick interrupt took to run
+// and this process to be scheduled: microseconds when idle, milliseconds
+// on a loaded or virtualised machine. So every sample is an upper bound on
+// when its tick began; the earliest bound is the best estimate, and Measure
+// adds one sample per drain cycle to tighten it.
 type Clock struct {
 	objs      *Objects
 	mono      *flow.MonoConverter
 	tickNs    uint64
 	tickJiffy uint64
-	tickStart uint64 // CLOCK_MONOTONIC ns at which tickJiffy began
+	tickStart uint64 // CLOCK_MONOTONIC ns at which tickJiffy began (the earliest bound seen)
+	// anchor is a calibration sample: a later sample far from it measures
+	// the tick over a long span, which no scheduling delay can distort.
+	anchor   FlowClockSample
+	verified bool // the tick was confirmed over at least verifySpan
 }
+
+// verifySpan is how far apart two samples must be to confirm the tick: a
+// 10 ms delay then distorts it by 0.1%, while neighbouring CONFIG_HZ values
+// differ by 2.4% at least.
+const verifySpan = 10 * time.Second
 
 // NewClock measures the kernel tick (busy-sampling for up to two ticks, at
 // most 2 × 1/24 s) unless the programs use precise timestamps.
@@ -51,8 +67,33 @@ func (o *Objects) NewClock(mono *flow.MonoConverter) (*Clock, error) {
 func (c *Clock) TickNs() uint64 { return c.tickNs }
 
 // Measure re-measures the wall-minus-monotonic offset (NTP may step the
-// wall clock); the tick needs no re-measuring.
-func (c *Clock) Measure() error { return c.mono.Measure() }
+// wall clock) and, with jiffies, takes one more sample of the tick.
+func (c *Clock) Measure() error {
+	if !c.objs.precise {
+		j, m, err := c.sample()
+		if err != nil {
+			return err
+		}
+		c.observe(FlowClockSample{Jiffies: j, MonoNs: m})
+	}
+	return c.mono.Measure()
+}
+
+// observe tightens the tick's start with one sample and, once the sample is
+// verifySpan from the anchor, checks the tick length over that span (a
+// calibration on a busy machine may have snapped to a neighbouring HZ).
+func (c *Clock) observe(s FlowClockSample) {
+	if !c.verified && s.MonoNs-c.anchor.MonoNs >= uint64(verifySpan) && s.Jiffies > c.anchor.Jiffies {
+		c.verified = true
+		long := snapTick(float64(s.MonoNs-c.anchor.MonoNs) / float64(s.Jiffies-c.anchor.Jiffies))
+		if long != c.tickNs {
+			c.tickNs, c.tickJiffy, c.tickStart = long, s.Jiffies, s.MonoNs
+		}
+	}
+	if bound := int64(s.MonoNs) - int64(s.Jiffies-c.tickJiffy)*int64(c.tickNs); bound < int64(c.tickStart) {
+		c.tickStart = uint64(bound)
+	}
+}
 
 // ToWall converts a packet timestamp to wall-clock time.
 func (c *Clock) ToWall(ts uint64) time.Time {
@@ -64,19 +105,24 @@ func (c *Clock) ToWall(ts uint64) time.Time {
 	return c.mono.ToWall(uint64(mono))
 }
 
+// calibrationEdges is how many jiffies increments calibrate waits for:
+// 16 ticks take 16 ms at HZ=1000 and 160 ms at HZ=100.
+const calibrationEdges = 16
+
 // calibrate samples jiffies and CLOCK_MONOTONIC together until jiffies has
-// moved twice: the second and third values begin ticks whose start is known
-// to within one sampling round (~1 µs), and their distance is the tick.
+// moved calibrationEdges times, then estimates the tick from those edges.
 func (c *Clock) calibrate() error {
 	deadline := time.Now().Add(calibrationLimit)
-	first, _, err := c.sample()
+	prev, _, err := c.sample()
 	if err != nil {
 		return err
 	}
-	var edges [2]FlowClockSample
-	prev := first
-	for i := 0; i < len(edges); {
+	edges := make([]FlowClockSample, 0, calibrationEdges)
+	for len(edges) < calibrationEdges {
 		if time.Now().After(deadline) {
+			if len(edges) >= 2 {
+				break // a slow tick (HZ=24): what we have will do
+			}
 			return errors.New("jiffies did not advance")
 		}
 		j, m, err := c.sample()
@@ -84,16 +130,66 @@ func (c *Clock) calibrate() error {
 			return err
 		}
 		if j != prev {
-			edges[i] = FlowClockSample{Jiffies: j, MonoNs: m}
+			edges = append(edges, FlowClockSample{Jiffies: j, MonoNs: m})
 			prev = j
-			i++
 		}
 	}
-	ticks := edges[1].Jiffies - edges[0].Jiffies
-	measured := float64(edges[1].MonoNs-edges[0].MonoNs) / float64(ticks)
-	c.tickNs = snapTick(measured)
-	c.tickJiffy, c.tickStart = edges[1].Jiffies, edges[1].MonoNs
+	c.tickNs, c.tickJiffy, c.tickStart = estimateTick(edges)
+	c.anchor = edges[0]
 	return nil
+}
+
+// edgeTolerance is how late an edge may be seen and still count as on time
+// when candidate tick lengths are compared: a sampling round takes a few µs.
+const edgeTolerance = 100 * time.Microsecond
+
+// estimateTick finds the tick length and when the last edge's tick began
+// from samples taken just after jiffies moved. Each edge is seen at or
+// after its tick began, late by up to a tick when the interrupt or this
+// process ran late (jiffies catch up, so never by more than the tick in
+// progress). For the right tick length, the edges seen on time line up
+// exactly under the late ones; for a wrong one they drift apart by the
+// difference every tick. So each candidate (every CONFIG_HZ's TICK_NSEC,
+// then the plain measurement) is scored by how many edges lie within
+// edgeTolerance of its earliest line, ties between CONFIG_HZ values going
+// to the smaller total lateness, and the tick began at that earliest line.
+func estimateTick(edges []FlowClockSample) (tickNs, tickJiffy, tickStart uint64) {
+	first, last := edges[0], edges[len(edges)-1]
+	var candidates []uint64
+	for _, hz := range hzValues {
+		candidates = append(candidates, (uint64(time.Second)+hz/2)/hz) // TICK_NSEC
+	}
+	// The plain measurement last: it must do strictly better than every
+	// CONFIG_HZ, not merely absorb a few ns of lateness.
+	measured := uint64(math.Round(float64(last.MonoNs-first.MonoNs) / float64(last.Jiffies-first.Jiffies)))
+	candidates = append(candidates, measured)
+	bestScore, bestLate := -1, uint64(math.MaxUint64)
+	for i, tick := range candidates {
+		start := earliestStart(edges, tick)
+		score, late := 0, uint64(0)
+		for _, e := range edges {
+			lateness := int64(e.MonoNs) + int64(last.Jiffies-e.Jiffies)*int64(tick) - int64(start)
+			if lateness <= int64(edgeTolerance) {
+				score++
+			}
+			late += uint64(lateness)
+		}
+		if score > bestScore || score == bestScore && late < bestLate && i < len(hzValues) {
+			bestScore, bestLate, tickNs, tickStart = score, late, tick, start
+		}
+	}
+	return tickNs, last.Jiffies, tickStart
+}
+
+// earliestStart is the earliest time the edges allow for the start of the
+// last edge's tick, given the tick length.
+func earliestStart(edges []FlowClockSample, tick uint64) uint64 {
+	last := edges[len(edges)-1]
+	start := last.MonoNs
+	for _, e := range edges {
+		start = min(start, e.MonoNs+(last.Jiffies-e.Jiffies)*tick)
+	}
+	return start
 }
 
 // snapTick returns the kernel's TICK_NSEC for the CONFIG_HZ nearest to the

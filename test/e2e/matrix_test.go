@@ -252,11 +252,6 @@ func runMatrixAgent(t *testing.T, n *node, cli, srv *pod, tune func(*config.Conf
 	t.Helper()
 	sniffer := decoders.Sniff(t, n.ns)
 	ag := startAgentWith(t, n, func(c *config.Config) {
-		// The default jiffies stamps are converted with a tick calibrated
-		// once at start, which on a loaded test machine put every time of a
-		// run off by 1 to 98 ms; nanosecond stamps are within 1 ms, so the
-		// cells measure the decoders, not that calibration.
-		c.PreciseTimestamps = true
 		tune(c)
 	}, urls...)
 	fanout := ag.fanout
