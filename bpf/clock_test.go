@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -93,46 +94,70 @@ func TestClockObserveTightensAndVerifies(t *testing.T) {
 	}
 }
 
+// clockHarness loads the TC programs and converts their stamps.
+type clockHarness struct {
+	*harness
+	mono *flow.MonoConverter
+}
+
+func newClockHarness(t *testing.T, precise bool) *clockHarness {
+	t.Helper()
+	objs, err := Load(LoadOptions{MaxFlows: 1024, PreciseTimestamps: precise})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDrainer(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &clockHarness{harness: &harness{t: t, objs: objs, d: d}, mono: mono}
+}
+
+func (h *clockHarness) newClock() *Clock {
+	h.t.Helper()
+	clock, err := h.objs.NewClock(h.mono)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return clock
+}
+
+// checkPacketTime runs one packet and checks its exported time lies within
+// half a tick (plus the conversion's own error) of when it ran.
+func (h *clockHarness) checkPacketTime(clock *Clock, what string, port uint16) {
+	h.t.Helper()
+	before := time.Now()
+	h.run(h.objs.TcIngress, pkt.Frame{Src: v4a, Dst: v4b, Proto: 17, SrcPort: 1, DstPort: port}.Bytes(), 0)
+	after := time.Now()
+	entries, err := h.d.Drain(nil, clock.ToWall)
+	if err != nil || len(entries) != 1 {
+		h.t.Fatalf("drained %d entries: %v", len(entries), err)
+	}
+	slack := time.Duration(clock.TickNs())/2 + time.Millisecond
+	if got := entries[0].First; got.Before(before.Add(-slack)) || got.After(after.Add(slack)) {
+		h.t.Errorf("%s: packet at %v..%v exported at %v (tick %v)", what, before, after, got, time.Duration(clock.TickNs()))
+	}
+}
+
 // A packet's exported time lies within half a tick (plus the conversion's
 // own error) of when the test ran it, for jiffies and for precise stamps.
 func TestClockConvertsPacketTimesToWallClock(t *testing.T) {
 	privtest.Require(t)
 	for _, precise := range []bool{false, true} {
-		objs, err := Load(LoadOptions{MaxFlows: 1024, PreciseTimestamps: precise})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer objs.Close()
-		mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		clock, err := objs.NewClock(mono)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := newClockHarness(t, precise)
+		clock := h.newClock()
 		if precise != (clock.TickNs() == 0) {
 			t.Fatalf("precise=%v: tick %d ns", precise, clock.TickNs())
 		}
 		if !precise && snapTick(float64(clock.TickNs())) != clock.TickNs() {
 			t.Fatalf("tick %d ns is no kernel's TICK_NSEC", clock.TickNs())
 		}
-		d, err := NewDrainer(objs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := &harness{t: t, objs: objs, d: d}
-		before := time.Now()
-		h.run(objs.TcIngress, pkt.Frame{Src: v4a, Dst: v4b, Proto: 17, SrcPort: 1, DstPort: 2}.Bytes(), 0)
-		after := time.Now()
-		entries, err := d.Drain(nil, clock.ToWall)
-		if err != nil || len(entries) != 1 {
-			t.Fatalf("drained %d entries: %v", len(entries), err)
-		}
-		slack := time.Duration(clock.TickNs())/2 + time.Millisecond
-		if got := entries[0].First; got.Before(before.Add(-slack)) || got.After(after.Add(slack)) {
-			t.Errorf("precise=%v: packet at %v..%v exported at %v (tick %v)", precise, before, after, got, time.Duration(clock.TickNs()))
-		}
+		h.checkPacketTime(clock, fmt.Sprintf("precise=%v", precise), 2)
 	}
 }
 
@@ -141,24 +166,8 @@ func TestClockConvertsPacketTimesToWallClock(t *testing.T) {
 // calibration finds, and packets still convert to within half a tick.
 func TestClockCalibratesOnABusyMachine(t *testing.T) {
 	privtest.Require(t)
-	objs, err := Load(LoadOptions{MaxFlows: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer objs.Close()
-	mono, err := flow.NewMonoConverter(flow.SystemClockSource{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idle, err := objs.NewClock(mono)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewDrainer(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, objs: objs, d: d}
+	h := newClockHarness(t, false)
+	idle := h.newClock()
 
 	stop := make(chan struct{})
 	var spinning sync.WaitGroup
@@ -178,23 +187,10 @@ func TestClockCalibratesOnABusyMachine(t *testing.T) {
 	defer func() { close(stop); spinning.Wait() }()
 
 	for i := range 20 {
-		clock, err := objs.NewClock(mono)
-		if err != nil {
-			t.Fatal(err)
-		}
+		clock := h.newClock()
 		if clock.TickNs() != idle.TickNs() {
 			t.Errorf("calibration %d: tick %v, idle calibration %v", i, time.Duration(clock.TickNs()), time.Duration(idle.TickNs()))
 		}
-		before := time.Now()
-		h.run(objs.TcIngress, pkt.Frame{Src: v4a, Dst: v4b, Proto: 17, SrcPort: 1, DstPort: uint16(i + 2)}.Bytes(), 0)
-		after := time.Now()
-		entries, err := d.Drain(nil, clock.ToWall)
-		if err != nil || len(entries) != 1 {
-			t.Fatalf("drained %d entries: %v", len(entries), err)
-		}
-		slack := time.Duration(clock.TickNs())/2 + time.Millisecond
-		if got := entries[0].First; got.Before(before.Add(-slack)) || got.After(after.Add(slack)) {
-			t.Errorf("calibration %d: packet at %v..%v exported at %v (tick %v)", i, before, after, got, time.Duration(clock.TickNs()))
-		}
+		h.checkPacketTime(clock, fmt.Sprintf("calibration %d", i), uint16(i+2))
 	}
 }
