@@ -149,22 +149,28 @@ const edgeTolerance = 100 * time.Microsecond
 // process ran late (jiffies catch up, so never by more than the tick in
 // progress). For the right tick length, the edges seen on time line up
 // exactly under the late ones; for a wrong one they drift apart by the
-// difference every tick. So each candidate (every CONFIG_HZ's TICK_NSEC,
-// then the plain measurement) is scored by how many edges lie within
-// edgeTolerance of its earliest line, ties between CONFIG_HZ values going
-// to the smaller total lateness, and the tick began at that earliest line.
+// difference every tick. So each CONFIG_HZ's TICK_NSEC is scored by how
+// many edges lie within edgeTolerance of its earliest line, ties going to
+// the smaller total lateness, and the tick began at that earliest line.
 func estimateTick(edges []FlowClockSample) (tickNs, tickJiffy, tickStart uint64) {
 	first, last := edges[0], edges[len(edges)-1]
+	measured := float64(last.MonoNs-first.MonoNs) / float64(last.Jiffies-first.Jiffies)
 	var candidates []uint64
 	for _, hz := range hzValues {
 		candidates = append(candidates, (uint64(time.Second)+hz/2)/hz) // TICK_NSEC
 	}
-	// The plain measurement last: it must do strictly better than every
-	// CONFIG_HZ, not merely absorb a few ns of lateness.
-	measured := uint64(math.Round(float64(last.MonoNs-first.MonoNs) / float64(last.Jiffies-first.Jiffies)))
-	candidates = append(candidates, measured)
+	// Late edges distort the plain measurement by up to a tick over the
+	// span (1/15 here); farther than that from every CONFIG_HZ, the kernel
+	// is unusual and the measurement stands.
+	near := false
+	for _, tick := range candidates {
+		near = near || math.Abs(float64(tick)-measured) <= 0.1*float64(tick)
+	}
+	if !near {
+		candidates = []uint64{uint64(math.Round(measured))}
+	}
 	bestScore, bestLate := -1, uint64(math.MaxUint64)
-	for i, tick := range candidates {
+	for _, tick := range candidates {
 		start := earliestStart(edges, tick)
 		score, late := 0, uint64(0)
 		for _, e := range edges {
@@ -174,7 +180,7 @@ func estimateTick(edges []FlowClockSample) (tickNs, tickJiffy, tickStart uint64)
 			}
 			late += uint64(lateness)
 		}
-		if score > bestScore || score == bestScore && late < bestLate && i < len(hzValues) {
+		if score > bestScore || score == bestScore && late < bestLate {
 			bestScore, bestLate, tickNs, tickStart = score, late, tick, start
 		}
 	}

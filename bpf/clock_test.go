@@ -56,6 +56,7 @@ func TestEstimateTickIgnoresLateEdges(t *testing.T) {
 	}{
 		{"HZ=250, ends late", 4_000_000, []time.Duration{3900 * us, 2 * us, 3 * us, 1500 * us, 2 * us, 2 * us, 5 * us, 2 * us, 3999 * us, 2 * us, 2 * us, 4 * us, 2 * us, 2 * us, 2 * us, 3950 * us}, 2 * us},
 		{"HZ=1000, half late", 1_000_000, []time.Duration{900 * us, 1 * us, 700 * us, 3 * us, 999 * us, 1 * us, 500 * us, 2 * us, 800 * us, 1 * us, 600 * us, 1 * us, 950 * us, 1 * us, 990 * us, 1 * us}, 1 * us},
+		{"HZ=250, only the last late: measured 6.6% off", 4_000_000, []time.Duration{1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 3990 * us}, 1 * us},
 		{"HZ=300", 3_333_333, []time.Duration{10 * us, 3 * us, 3 * us, 3 * us, 3300 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us, 3 * us}, 3 * us},
 		{"no CONFIG_HZ: the measurement", 7_000_000, []time.Duration{1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us, 1 * us}, 1 * us},
 	} {
