@@ -11,19 +11,9 @@ import (
 	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/check"
 	"github.com/podflow/podflow/config"
+	"github.com/podflow/podflow/internal/bpftest"
 	"github.com/podflow/podflow/internal/privtest"
 )
-
-// forcedMissingTcpProbe opens the tracepoints with tcp_probe pointed at a
-// tracepoint no kernel has.
-func forcedMissingTcpProbe(opts bpf.EventOptions) (*bpf.Events, error) {
-	spec, err := bpf.LoadEvents()
-	if err != nil {
-		return nil, err
-	}
-	spec.Programs[bpf.EventsProgTcpProbe].AttachTo = "podflow_no_such_tracepoint"
-	return bpf.OpenEventsSpec(spec, opts)
-}
 
 // A missing tracepoint disables its feature only, with one warning that
 // says what `podflow check` says about it; the other programs run.
@@ -32,7 +22,7 @@ func TestMissingTracepointWarnsAsCheckSays(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.MaxFlows = config.MinMaxFlows
 	core, logs := observer.New(zapcore.WarnLevel)
-	ev, tuples := openEventsWith(cfg, zap.New(core), forcedMissingTcpProbe)
+	ev, tuples := openEventsWith(cfg, zap.New(core), bpftest.OpenEventsWithMissingTracepoint)
 	if ev == nil || tuples == nil {
 		t.Fatalf("events %v, tuple drainer %v: want both", ev, tuples)
 	}
@@ -47,7 +37,7 @@ func TestMissingTracepointWarnsAsCheckSays(t *testing.T) {
 	}
 
 	var line check.Result
-	for _, r := range check.TracepointProbe(cfg, forcedMissingTcpProbe).Run(t.Context()) {
+	for _, r := range check.TracepointProbe(cfg, bpftest.OpenEventsWithMissingTracepoint).Run(t.Context()) {
 		if r.Name == "tracepoint tcp_probe" {
 			line = r
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/podflow/podflow/attach"
-	"github.com/podflow/podflow/bpf"
 	"github.com/podflow/podflow/config"
+	"github.com/podflow/podflow/internal/bpftest"
 	"github.com/podflow/podflow/internal/privtest"
 )
 
@@ -108,22 +108,11 @@ func hostLinks(t *testing.T) string {
 	return b.String()
 }
 
-// forcedMissingTcpProbe opens the tracepoints with tcp_probe pointed at a
-// tracepoint no kernel has.
-func forcedMissingTcpProbe(opts bpf.EventOptions) (*bpf.Events, error) {
-	spec, err := bpf.LoadEvents()
-	if err != nil {
-		return nil, err
-	}
-	spec.Programs[bpf.EventsProgTcpProbe].AttachTo = "podflow_no_such_tracepoint"
-	return bpf.OpenEventsSpec(spec, opts)
-}
-
 // A tracepoint the kernel lacks makes its line unavailable with the
 // kernel's reason and RTT off; the other six still attach.
 func TestTracepointProbeWithAMissingTracepoint(t *testing.T) {
 	privtest.Require(t)
-	results := TracepointProbe(config.Defaults(), forcedMissingTcpProbe).Run(t.Context())
+	results := TracepointProbe(config.Defaults(), bpftest.OpenEventsWithMissingTracepoint).Run(t.Context())
 	if len(results) != 7 {
 		t.Fatalf("results %+v", results)
 	}

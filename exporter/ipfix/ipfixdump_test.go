@@ -1,14 +1,13 @@
 package ipfix
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -87,6 +86,28 @@ func captureTCP(t *testing.T) (address string, wait func() string) {
 	}
 }
 
+// dumpSession runs ipfixDump (the binary at dump) over the session file at
+// path, fails t on an error or a warning, checks its closing summary
+// against the exporter's stats s and the data records the session must
+// hold, and returns ipfixDump's output.
+func dumpSession(t *testing.T, dump, path string, s exporter.Stats, dataRecords int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	d, err := decoders.RunIPFIXDump(ctx, dump, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Stderr != "" {
+		t.Fatalf("ipfixDump warned:\n%s", d.Stderr)
+	}
+	summary := fmt.Sprintf("*** File Stats: %d Messages, %d Data Records, %d Template Records ***", s.MessagesSent, dataRecords, s.TemplatesSent)
+	if d.Stats != summary {
+		t.Errorf("ipfixDump's summary %q, want %q", d.Stats, summary)
+	}
+	return d.Output
+}
+
 // ipfixDump (libfixbuf), the strictest decoder at hand, reads a whole TCP
 // session: flow records of every field group with variable-length strings,
 // the options templates, RFC 5610 type records (so it names podflow's
@@ -112,22 +133,10 @@ func TestIPFIXDumpDecodesASession(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := wait()
 	s := e.Stats()
-
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(dump, "--in", path, "--rfc5610")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-		t.Fatalf("ipfixDump: %v\nstderr:\n%s", err, stderr.String())
-	}
-	out := stdout.String()
 	types := len(exporter.EnterpriseFields(exporter.DefaultPEN))
 	records := len(recs) + types + 2 /* interfaces 3, 12 */ + 1 /* statistics */
-	summary := fmt.Sprintf("*** File Stats: %d Messages, %d Data Records, %d Template Records ***", s.MessagesSent, records, s.TemplatesSent)
-	if !strings.Contains(out, summary) {
-		t.Errorf("want %q in ipfixDump's output", summary)
-	}
+	out := dumpSession(t, dump, wait(), s, records)
 	if strings.Contains(out, "_alienInformationElement") {
 		t.Error("ipfixDump did not learn every enterprise element from the type records")
 	}

@@ -1,7 +1,6 @@
 package ipfix
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"strings"
@@ -13,36 +12,15 @@ import (
 
 	"github.com/podflow/podflow/collector"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/decoders"
 )
-
-// pki is a CA with a server certificate for 127.0.0.1 and a client one.
-type pki struct {
-	ca             *ca
-	server, client issued
-}
-
-func newPKI(t *testing.T) pki {
-	t.Helper()
-	c := newCA(t, "podflow test CA")
-	return pki{ca: c, server: c.issue(t, "collector", x509.ExtKeyUsageServerAuth), client: c.issue(t, "exporter", x509.ExtKeyUsageClientAuth)}
-}
-
-// collectorTLS asks every exporter for a certificate of the CA.
-func (p pki) collectorTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.server.tls}, ClientCAs: p.ca.pool,
-		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-}
-
-func (p pki) exporterTLS() *tls.Config {
-	return &tls.Config{RootCAs: p.ca.pool, Certificates: []tls.Certificate{p.client.tls}, MinVersion: tls.VersionTLS12}
-}
 
 // Mutual TLS to podflow's collector: every record arrives exactly, the
 // options records with them.
 func TestTLSMutualRoundTrip(t *testing.T) {
-	p := newPKI(t)
-	col := startPodflow(t, "tls://127.0.0.1:0", collector.WithTLS(p.collectorTLS()))
-	e, err := New(Config{Network: "tls", Address: col.Addr().String(), TLS: p.exporterTLS(), StatsInterval: time.Hour}, nil)
+	p := decoders.NewPKI(t)
+	col := startPodflow(t, "tls://127.0.0.1:0", collector.WithTLS(p.CollectorTLS()))
+	e, err := New(Config{Network: "tls", Address: col.Addr().String(), TLS: p.ExporterTLS(), StatsInterval: time.Hour}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +57,12 @@ func TestTLSMutualRoundTrip(t *testing.T) {
 // An exporter that does not trust the collector's CA never connects: its
 // records are counted lost, the collector sees one failed handshake per dial.
 func TestTLSWrongCAFailsToConnect(t *testing.T) {
-	p := newPKI(t)
-	other := newCA(t, "someone else's CA")
-	col := startPodflow(t, "tls://127.0.0.1:0", collector.WithTLS(p.collectorTLS()))
+	p := decoders.NewPKI(t)
+	other := decoders.NewPKI(t) // someone else's CA, of the same name but another key
+	col := startPodflow(t, "tls://127.0.0.1:0", collector.WithTLS(p.CollectorTLS()))
 	clock := newFakeClock()
-	cfg := p.exporterTLS()
-	cfg.RootCAs = other.pool
+	cfg := p.ExporterTLS()
+	cfg.RootCAs = other.Pool
 	e, err := New(Config{Network: "tls", Address: col.Addr().String(), TLS: cfg, Now: clock.Now}, nil) // dial 1
 	if err != nil {
 		t.Fatal(err)
@@ -116,12 +94,12 @@ func TestTLSWrongCAFailsToConnect(t *testing.T) {
 // certificate when given a CA) receives every record, with NoOptions: it
 // cannot decode options templates and would close the connection.
 func TestGoIPFIXCollectorTLS(t *testing.T) {
-	p := newPKI(t)
+	p := decoders.NewPKI(t)
 	col := startCollectorInput(t, goipfix.CollectorInput{
 		Address: "127.0.0.1:0", Protocol: "tcp", MaxBufferSize: 65535,
-		IsEncrypted: true, CACert: p.ca.pem, ServerCert: p.server.certPEM, ServerKey: p.server.keyPEM,
+		IsEncrypted: true, CACert: p.CAPEM, ServerCert: p.ServerCertPEM, ServerKey: p.ServerKeyPEM,
 	})
-	e, err := New(Config{Network: "tls", Address: col.address(), TLS: p.exporterTLS(), NoOptions: true}, nil)
+	e, err := New(Config{Network: "tls", Address: col.address(), TLS: p.ExporterTLS(), NoOptions: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

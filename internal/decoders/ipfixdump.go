@@ -56,6 +56,21 @@ func RunIPFIXDump(ctx context.Context, ipfixDump, path string) (*IPFIXDump, erro
 	return d, nil
 }
 
+// headerNumber stores in v the 32-bit number re captures in a message
+// header line.
+func headerNumber(line string, re *regexp.Regexp, v *uint32) error {
+	m := re.FindStringSubmatch(line)
+	if m == nil {
+		return fmt.Errorf("ipfixDump header line %q", line)
+	}
+	n, err := strconv.ParseUint(m[1], 10, 32)
+	if err != nil {
+		return fmt.Errorf("ipfixDump header line %q: %w", line, err)
+	}
+	*v = uint32(n)
+	return nil
+}
+
 func parseIPFIXDump(out string) (*IPFIXDump, error) {
 	d := &IPFIXDump{Output: out}
 	var rec Elements
@@ -68,19 +83,13 @@ func parseIPFIXDump(out string) (*IPFIXDump, error) {
 			d.Messages = append(d.Messages, DumpMessage{})
 			rec = nil
 		case strings.HasPrefix(line, "export time:") && len(d.Messages) > 0:
-			m := dumpHeader.FindStringSubmatch(line)
-			if m == nil {
-				return nil, fmt.Errorf("ipfixDump header line %q", line)
+			if err := headerNumber(line, dumpHeader, &d.Messages[len(d.Messages)-1].Domain); err != nil {
+				return nil, err
 			}
-			v, _ := strconv.ParseUint(m[1], 10, 32)
-			d.Messages[len(d.Messages)-1].Domain = uint32(v)
 		case strings.HasPrefix(line, "message length:") && len(d.Messages) > 0:
-			m := dumpSeq.FindStringSubmatch(line)
-			if m == nil {
-				return nil, fmt.Errorf("ipfixDump header line %q", line)
+			if err := headerNumber(line, dumpSeq, &d.Messages[len(d.Messages)-1].Sequence); err != nil {
+				return nil, err
 			}
-			v, _ := strconv.ParseUint(m[1], 10, 32)
-			d.Messages[len(d.Messages)-1].Sequence = uint32(v)
 		case strings.HasPrefix(line, "--- data record"):
 			rec = Elements{}
 			d.Records = append(d.Records, rec)

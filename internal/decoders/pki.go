@@ -23,8 +23,8 @@ type PKI struct {
 	CAPEM                             []byte
 	ServerCertPEM, ServerKeyPEM       []byte
 	CAFile, ClientCertFile, ClientKey string
-	Server                            tls.Certificate
-	Pool                              *x509.CertPool
+	Server, Client                    tls.Certificate
+	Pool                              *x509.CertPool // holds the CA only
 }
 
 // NewPKI issues the certificates into t's temporary directory.
@@ -41,9 +41,13 @@ func NewPKI(t testing.TB) *PKI {
 	}
 	p.Server = server
 	clientKey, _, clientDER := issue(t, "exporter", caCert, caKey, x509.ExtKeyUsageClientAuth)
+	clientCertPEM, clientKeyPEM := pemBlock("CERTIFICATE", clientDER), keyPEM(t, clientKey)
+	if p.Client, err = tls.X509KeyPair(clientCertPEM, clientKeyPEM); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	p.CAFile, p.ClientCertFile, p.ClientKey = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
-	for path, data := range map[string][]byte{p.CAFile: p.CAPEM, p.ClientCertFile: pemBlock("CERTIFICATE", clientDER), p.ClientKey: keyPEM(t, clientKey)} {
+	for path, data := range map[string][]byte{p.CAFile: p.CAPEM, p.ClientCertFile: clientCertPEM, p.ClientKey: clientKeyPEM} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +60,12 @@ func NewPKI(t testing.TB) *PKI {
 func (p *PKI) CollectorTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{p.Server}, ClientCAs: p.Pool,
 		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+}
+
+// ExporterTLS is the matching client configuration: it trusts only the CA
+// and presents the exporter certificate.
+func (p *PKI) ExporterTLS() *tls.Config {
+	return &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{p.Client}, MinVersion: tls.VersionTLS12}
 }
 
 // issue makes a key and a certificate signed by parent (self-signed, a CA,

@@ -145,10 +145,12 @@ type ipfixCollector struct {
 	sampling  []uint32 // the sampling interval announced before each record (0: none)
 }
 
-func startIPFIXCollector(t *testing.T, protocol string) *ipfixCollector {
+// startIPFIXCollector listens on protocol (udp, tcp, or tls with
+// collector.WithTLS among opts) on the loopback.
+func startIPFIXCollector(t *testing.T, protocol string, opts ...collector.ListenOption) *ipfixCollector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := collector.Listen(ctx, protocol+"://127.0.0.1:0", nil)
+	c, err := collector.Listen(ctx, protocol+"://127.0.0.1:0", nil, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

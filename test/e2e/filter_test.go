@@ -112,21 +112,9 @@ func icmpChecksum(b []byte) uint16 {
 // datagram arrives. It returns the client's address.
 func sendUDPPaced(t *testing.T, from, to *pod, port uint16, count, size, window int) netip.AddrPort {
 	t.Helper()
-	var srv net.PacketConn
-	if err := to.ns.Do(func() (err error) {
-		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(to.v4, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	srv := listenUDPIn(t, to, netip.AddrPortFrom(to.v4, port))
 	defer srv.Close()
-	var cli net.Conn
-	if err := from.ns.Do(func() (err error) {
-		cli, err = net.Dial("udp", netip.AddrPortFrom(to.v4, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cli := dialUDPFrom(t, from, netip.AddrPortFrom(to.v4, port))
 	defer cli.Close()
 	buf, rbuf := make([]byte, size), make([]byte, 65536)
 	srv.SetReadDeadline(time.Now().Add(waitLimit))

@@ -207,7 +207,7 @@ func matrixEveryProtocol(t *testing.T, n *node, cli, srv *pod, d matrixDecoders)
 // collector; options off also lets nfacctd check IPFIX sequence numbers.
 func matrixTLS(t *testing.T, n *node, cli, srv *pod, d matrixDecoders) []matrixRow {
 	p := decoders.NewPKI(t)
-	refTLS := startMatrixTLSCollector(t, p)
+	refTLS := startIPFIXCollector(t, "tls", collector.WithTLS(p.CollectorTLS()))
 	goipfix := decoders.StartGoIPFIXTLS(t, p)
 	nfacctd := decoders.StartNfacctd(t, d.nfacctdDir)
 	tlsRef, tlsGo := refTLS.url("ipfix+tls"), "ipfix+tls://"+goipfix.Addr()
@@ -501,40 +501,6 @@ func logMatrix(t *testing.T, rows []matrixRow) {
 	t.Logf("interop matrix (Δ: decoded time minus the packet socket's, per flow, the largest):\n%s", b.String())
 }
 
-// startMatrixTLSCollector is startIPFIXCollector over TLS (mutual, with
-// p's certificates).
-func startMatrixTLSCollector(t *testing.T, p *decoders.PKI) *ipfixCollector {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := collector.Listen(ctx, "tls://127.0.0.1:0", nil, collector.WithTLS(p.CollectorTLS()))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ic := &ipfixCollector{c: c}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		for r := range c.Records() {
-			if r.Options {
-				continue
-			}
-			ic.mu.Lock()
-			ic.records = append(ic.records, r.Record)
-			ic.templates = append(ic.templates, r.TemplateID)
-			ic.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := c.Close(); err != nil {
-			t.Errorf("close collector: %v", err)
-		}
-		<-drained
-	})
-	return ic
-}
-
 // Decoders: each returns its flow records and the sequence errors seen.
 
 func nfdumpRecords(t *testing.T, n *decoders.Nfcapd) ([]flow.Record, []string) {
@@ -560,18 +526,11 @@ func nfacctdRecords(t *testing.T, run *matrixRun, n *decoders.Nfacctd, primitive
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = recs[:0]
+		recs = flowRecordsOf(t, elementsOf(t, lines, func(l map[string]any) (decoders.Elements, error) {
+			return decoders.NfacctdElements(l, primitives)
+		}), pen)
 		got := map[flow.Tuple]uint64{}
-		for _, l := range lines {
-			e, err := decoders.NfacctdElements(l, primitives)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := e.FlowRecord(pen)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, r)
+		for _, r := range recs {
 			got[r.Tuple] += r.Packets
 		}
 		for tu, f := range run.truth {
@@ -593,18 +552,9 @@ func tsharkRecords(t *testing.T, run *matrixRun, ts *decoders.Tshark, url string
 }
 
 func tsharkFlowRecords(t *testing.T, dec *decoders.Decoding, pen uint32) ([]flow.Record, []string) {
-	var recs []flow.Record
-	for _, rec := range dec.Records {
-		e, err := rec.Elements(pen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.FlowRecord(pen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := flowRecordsOf(t, elementsOf(t, dec.Records, func(r decoders.Record) (decoders.Elements, error) {
+		return r.Elements(pen)
+	}), pen)
 	var seq []string
 	for _, e := range dec.SequenceErrors {
 		seq = append(seq, fmt.Sprintf("tshark: frame %d: %s", e.Frame, e.Message))
@@ -698,18 +648,13 @@ func ipfixDumpRecords(t *testing.T, run *matrixRun, url, file string, pen uint32
 	if strings.Contains(d.Output, "_alienInformationElement") {
 		t.Error("ipfixDump met an enterprise element no type record described")
 	}
-	var recs []flow.Record
+	var flows []decoders.Elements
 	for _, e := range d.Records {
-		if _, v4 := e["0/8"]; !v4 && e["0/27"] == "" {
-			continue // options records
+		if _, v4 := e["0/8"]; v4 || e["0/27"] != "" { // not an options record
+			flows = append(flows, e)
 		}
-		r, err := e.FlowRecord(pen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
 	}
-	return recs, d.SequenceGaps()
+	return flowRecordsOf(t, flows, pen), d.SequenceGaps()
 }
 
 func goIPFIXRecords(t *testing.T, run *matrixRun, g *decoders.GoIPFIX, url string, pen uint32) ([]flow.Record, []string) {
@@ -721,7 +666,28 @@ func goIPFIXRecords(t *testing.T, run *matrixRun, g *decoders.GoIPFIX, url strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []flow.Record
+	return flowRecordsOf(t, elems, pen), decoders.GoIPFIXSequenceGaps(msgs)
+}
+
+// elementsOf maps each item a decoder printed to Elements.
+func elementsOf[T any](t *testing.T, items []T, elements func(T) (decoders.Elements, error)) []decoders.Elements {
+	t.Helper()
+	out := make([]decoders.Elements, 0, len(items))
+	for _, it := range items {
+		e, err := elements(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// flowRecordsOf maps decoded elements back into flow records; pen is
+// podflow's enterprise number.
+func flowRecordsOf(t *testing.T, elems []decoders.Elements, pen uint32) []flow.Record {
+	t.Helper()
+	recs := make([]flow.Record, 0, len(elems))
 	for _, e := range elems {
 		r, err := e.FlowRecord(pen)
 		if err != nil {
@@ -729,7 +695,7 @@ func goIPFIXRecords(t *testing.T, run *matrixRun, g *decoders.GoIPFIX, url strin
 		}
 		recs = append(recs, r)
 	}
-	return recs, decoders.GoIPFIXSequenceGaps(msgs)
+	return recs
 }
 
 func streamFile(t *testing.T, c *decoders.StreamCapture) string {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -65,25 +64,14 @@ func TestFlowTableLimitExportsTheOverflowAtOnce(t *testing.T) {
 // the server has received them all. It returns the clients' addresses.
 func sendFromManySockets(t *testing.T, from, to *pod, port uint16, count int) []netip.AddrPort {
 	t.Helper()
-	var srv net.PacketConn
-	if err := to.ns.Do(func() (err error) {
-		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(to.v4, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	server := netip.AddrPortFrom(to.v4, port)
+	srv := listenUDPIn(t, to, server)
 	defer srv.Close()
 	clients := make([]netip.AddrPort, 0, count)
 	rbuf := make([]byte, 64)
 	srv.SetReadDeadline(time.Now().Add(waitLimit))
 	for range count {
-		var cli net.Conn
-		if err := from.ns.Do(func() (err error) {
-			cli, err = net.Dial("udp", netip.AddrPortFrom(to.v4, port).String())
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		cli := dialUDPFrom(t, from, server)
 		// Each socket stays open until the end, so no source port is reused.
 		defer cli.Close()
 		_, err := cli.Write([]byte("x"))

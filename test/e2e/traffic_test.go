@@ -15,25 +15,41 @@ import (
 // ioLimit bounds every network wait of the traffic helpers.
 const ioLimit = 10 * time.Second
 
+// listenUDPIn opens a UDP server socket on addr inside pod p. The caller
+// closes it, so that the next test can listen on the same port.
+func listenUDPIn(t *testing.T, p *pod, addr netip.AddrPort) net.PacketConn {
+	t.Helper()
+	var srv net.PacketConn
+	if err := p.ns.Do(func() (err error) {
+		srv, err = net.ListenPacket("udp", addr.String())
+		return err
+	}); err != nil {
+		t.Fatalf("listen udp %v: %v", addr, err)
+	}
+	return srv
+}
+
+// dialUDPFrom opens a UDP client socket inside pod p, connected to addr;
+// the caller closes it.
+func dialUDPFrom(t *testing.T, p *pod, addr netip.AddrPort) net.Conn {
+	t.Helper()
+	var cli net.Conn
+	if err := p.ns.Do(func() (err error) {
+		cli, err = net.Dial("udp", addr.String())
+		return err
+	}); err != nil {
+		t.Fatalf("dial udp %v: %v", addr, err)
+	}
+	return cli
+}
+
 // sendUDP sends count datagrams of size payload bytes from client to server
 // (on port) and waits until the server has received all of them.
 func sendUDP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, size int) netip.AddrPort {
 	t.Helper()
-	var srv net.PacketConn
-	if err := to.ns.Do(func() (err error) {
-		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(dst, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	srv := listenUDPIn(t, to, netip.AddrPortFrom(dst, port))
 	defer srv.Close()
-	var cli net.Conn
-	if err := from.ns.Do(func() (err error) {
-		cli, err = net.Dial("udp", netip.AddrPortFrom(dst, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cli := dialUDPFrom(t, from, netip.AddrPortFrom(dst, port))
 	defer cli.Close()
 	buf := make([]byte, size)
 	for range count {
@@ -55,21 +71,9 @@ func sendUDP(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, si
 // received arrive of them (the rest are dropped on purpose by the test).
 func sendUDPExpectingLoss(t *testing.T, from, to *pod, dst netip.Addr, port uint16, count, size, arrive int) netip.AddrPort {
 	t.Helper()
-	var srv net.PacketConn
-	if err := to.ns.Do(func() (err error) {
-		srv, err = net.ListenPacket("udp", netip.AddrPortFrom(dst, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	srv := listenUDPIn(t, to, netip.AddrPortFrom(dst, port))
 	defer srv.Close()
-	var cli net.Conn
-	if err := from.ns.Do(func() (err error) {
-		cli, err = net.Dial("udp", netip.AddrPortFrom(dst, port).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	cli := dialUDPFrom(t, from, netip.AddrPortFrom(dst, port))
 	defer cli.Close()
 	for range count {
 		if _, err := cli.Write(make([]byte, size)); err != nil {
