@@ -3,7 +3,6 @@ package decoders
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -189,12 +188,7 @@ func TestGoIPFIXReadsATLSSessionBack(t *testing.T) {
 	t.Parallel()
 	p := NewPKI(t)
 	g := StartGoIPFIXTLS(t, p)
-	cert, err := tls.LoadX509KeyPair(p.ClientCertFile, p.ClientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exportSession(t, ipfix.Config{Network: "tls", Address: g.Addr(), NoOptions: true,
-		TLS: &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	exportSession(t, ipfix.Config{Network: "tls", Address: g.Addr(), NoOptions: true, TLS: p.ExporterTLS()})
 	msgs, err := g.WaitDataRecords(len(sessionRecords()), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
