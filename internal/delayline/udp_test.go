@@ -83,10 +83,12 @@ func TestUDPBurstKeepsOrderAndDelay(t *testing.T) {
 		t.Errorf("a datagram arrived after %v, sooner than the %v delay", minDelay, delay)
 	}
 	// A burst queues behind the line's writer (each tun write runs R's
-	// forwarding and S's receive path): under -race its mean was seen at
-	// delay + 0.2 to 1.3 ms. 20 %, as for tcpi_rtt, leaves room for a
-	// loaded machine.
-	if limit := delay * 12 / 10; mean > limit {
+	// forwarding and S's receive path): alone its mean was delay + 0.2 to
+	// 1.3 ms, but with CI's other packages running in parallel it reached
+	// delay + 5.6 ms. Tests here do not fail on timing, so the bound only
+	// catches a line that does not delay as configured at all (twice the
+	// delay); the exact property is the lower bound above.
+	if limit := 2 * delay; mean > limit {
 		t.Errorf("mean one-way delay %v, want at most %v", mean, limit)
 	}
 
