@@ -82,9 +82,6 @@ func Start(tun *os.File, delay time.Duration) *Line {
 	return l
 }
 
-// Delay is the delay the line adds.
-func (l *Line) Delay() time.Duration { return l.delay }
-
 // Stats returns the counters so far.
 func (l *Line) Stats() Stats {
 	l.mu.Lock()
