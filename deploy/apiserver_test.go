@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/podflow/podflow/internal/decoders"
 	"github.com/podflow/podflow/internal/kubetest"
 )
 
@@ -31,7 +32,7 @@ func createNamespace(t *testing.T, c *kubetest.Cluster, ns *corev1.Namespace) {
 // server's validation (strict field validation: an unknown or misplaced
 // field fails) and admission, as `kubectl apply --server-side` would send it.
 func TestServerSideDryRunAcceptsEveryObject(t *testing.T) {
-	kubectl := kubectlPath(t)
+	kubectl := decoders.RequireTool(t, "kubectl")
 	c := kubetest.Shared(t)
 	kubeconfig := c.Kubeconfig(t, c.Config)
 	cacheDir := t.TempDir()

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/podflow/podflow/internal/decoders"
 )
 
 // The version and commit the test builds in, as the image build's
@@ -20,26 +22,12 @@ const (
 	testCommit  = "deploytest"
 )
 
-// lookTool finds an executable, skipping t without it, or failing it when
-// CI=true.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: %v (CI=true forbids skipping)", name, err)
-		}
-		t.Skipf("%s: %v", name, err)
-	}
-	return p
-}
-
 // buildLikeTheDockerfile builds podflow from the repository root with
 // exactly the Dockerfile's `go build` command and environment (its ARGs set
 // to testVersion and testCommit), into t.TempDir().
 func buildLikeTheDockerfile(t *testing.T) string {
 	t.Helper()
-	goTool := lookTool(t, "go")
+	goTool := decoders.RequireTool(t, "go")
 	b := dockerBuild(t, map[string]string{"VERSION": testVersion, "COMMIT": testCommit})
 	bin := filepath.Join(t.TempDir(), "podflow")
 	args := append([]string{b.args[0], "-o", bin}, b.args[1:]...)
@@ -90,7 +78,7 @@ func TestBinaryBuiltLikeTheImageIsStatic(t *testing.T) {
 	})
 
 	t.Run("version", func(t *testing.T) {
-		goVersion, err := exec.Command(lookTool(t, "go"), "env", "GOVERSION").Output()
+		goVersion, err := exec.Command(decoders.RequireTool(t, "go"), "env", "GOVERSION").Output()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +119,7 @@ func TestBinaryBuiltLikeTheImageIsStatic(t *testing.T) {
 // The Makefile's `make build` keeps its own copy of the flags; it must pass
 // nothing the image build does not (it may leave out the commit).
 func TestMakeBuildUsesTheDockerfilesFlags(t *testing.T) {
-	makeTool := lookTool(t, "make")
+	makeTool := decoders.RequireTool(t, "make")
 	out, err := exec.Command(makeTool, "-n", "-C", "..", "build", "VERSION="+testVersion).Output()
 	if err != nil {
 		t.Fatalf("make -n build: %v", err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podflow/podflow/internal/decoders"
 	"github.com/podflow/podflow/internal/netnstest"
 )
 
@@ -45,7 +46,7 @@ func testProcess(t *testing.T) endpoint {
 // the sleep is the socket's only holder and never reads it.
 func startSocketOwner(t *testing.T, ip, setpriv string, pod *netnstest.Netns) endpoint {
 	t.Helper()
-	sleep := lookTool(t, "sleep")
+	sleep := decoders.RequireTool(t, "sleep")
 	var f *os.File
 	err := pod.Do(func() error {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ownerAddr), Port: ownerPort})

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/podflow/podflow/internal/decoders"
 	"github.com/podflow/podflow/internal/netnstest"
 	"github.com/podflow/podflow/internal/privtest"
 )
@@ -46,7 +47,7 @@ const (
 // DAC_READ_SEARCH it counts but no longer names the other user's process.
 func TestBinaryRunsWithTheDaemonSetsCapabilities(t *testing.T) {
 	privtest.Require(t)
-	ip, setpriv := lookTool(t, "ip"), lookTool(t, "setpriv")
+	ip, setpriv := decoders.RequireTool(t, "ip"), decoders.RequireTool(t, "setpriv")
 	r := render(t, baseDir)
 	cfg, _, err := deployedConfig(t, r)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/podflow/podflow/config"
+	"github.com/podflow/podflow/internal/decoders"
 	"github.com/podflow/podflow/internal/kubetest"
 )
 
@@ -43,24 +44,10 @@ type rendered struct {
 	daemonSet *appsv1.DaemonSet
 }
 
-// kubectlPath finds kubectl, skipping t without it, or failing it when
-// CI=true.
-func kubectlPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl: %v (CI=true forbids skipping)", err)
-		}
-		t.Skipf("kubectl: %v", err)
-	}
-	return p
-}
-
 // render runs `kubectl kustomize dir` and decodes every object it prints.
 func render(t *testing.T, dir string) rendered {
 	t.Helper()
-	cmd := exec.Command(kubectlPath(t), "kustomize", dir)
+	cmd := exec.Command(decoders.RequireTool(t, "kubectl"), "kustomize", dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
