@@ -88,7 +88,8 @@ func parseSeconds(s string) (time.Duration, error) {
 }
 
 // NfdumpFlowRecords maps nfdump's JSON records (NfdumpRecords) back into
-// flow.Records, times to the millisecond.
+// flow.Records: 5-tuple, counters, observation point, times to the
+// millisecond.
 func NfdumpFlowRecords(recs []map[string]any) ([]flow.Record, error) {
 	out := make([]flow.Record, 0, len(recs))
 	for _, j := range recs {
@@ -120,9 +121,23 @@ func NfdumpFlowRecords(recs []map[string]any) ([]flow.Record, error) {
 			return t
 		}
 		r.SrcAddr, r.DstAddr = addr("src4_addr", "src6_addr"), addr("dst4_addr", "dst6_addr")
-		r.SrcPort, r.DstPort, r.Proto = uint16(num("src_port")), uint16(num("dst_port")), uint8(num("proto"))
+		r.Proto = uint8(num("proto"))
+		if _, ok := j["icmp_type"]; ok {
+			// ICMP: podflow's key holds type<<8|code as the destination port.
+			r.DstPort = uint16(num("icmp_type")<<8 | num("icmp_code"))
+		} else {
+			r.SrcPort, r.DstPort = uint16(num("src_port")), uint16(num("dst_port"))
+		}
 		r.Packets, r.Octets = num("in_packets"), num("in_bytes")
 		r.First, r.Last = at("first"), at("last")
+		// The observation point: podflow exports ingressInterface for
+		// ingress, egressInterface for egress (absent: 0).
+		if _, ok := j["input_snmp"]; ok {
+			r.IfIndex = uint32(num("input_snmp"))
+		}
+		if _, ok := j["output_snmp"]; ok && r.IfIndex == 0 {
+			r.IfIndex, r.Direction = uint32(num("output_snmp")), flow.Egress
+		}
 		for _, err := range errs {
 			if err != nil {
 				return nil, fmt.Errorf("nfdump record %v: %w", j, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/podflow/podflow/config"
 	"github.com/podflow/podflow/flow"
+	"github.com/podflow/podflow/internal/decoders"
 )
 
 const (
@@ -67,8 +68,8 @@ func (n *node) rx(t *testing.T, p *pod) (packets, bytes uint64) {
 func TestDedupModeMatchesVethCountersAndNfdump(t *testing.T) {
 	n, p1, p2, p3 := newIPv4Node(t)
 	gipfix := startIPFIXCollector(t, "udp")
-	nfd := startNfcapd(t)
-	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+udp"), nfd.url())
+	nfd := decoders.StartNfcapd(t)
+	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+udp"), "ipfix+udp://"+nfd.Addr().String())
 
 	pods := []*pod{p1, p2, p3}
 	var before [3][2]uint64
@@ -123,11 +124,16 @@ func TestDedupModeMatchesVethCountersAndNfdump(t *testing.T) {
 	nfdumpAgrees(t, nfd, len(recs), sums)
 }
 
-// nfdumpAgrees checks that nfdump decodes the same records, to the same
-// sums per flow and observation point, as podflow's collector.
-func nfdumpAgrees(t *testing.T, nfd *nfcapd, records int, sums map[flow.Key]flow.Counters) {
+// nfdumpAgrees stops nfcapd (after the agent has stopped) and checks that
+// nfdump decodes the same records, to the same sums per flow and
+// observation point, as podflow's collector.
+func nfdumpAgrees(t *testing.T, nfd *decoders.Nfcapd, records int, sums map[flow.Key]flow.Counters) {
 	t.Helper()
-	nf := sumByKey(nfd.records(t, records))
+	recs := nfdumpFlowRecords(t, nfd)
+	if len(recs) != records {
+		t.Fatalf("nfdump decoded %d records, podflow's collector %d", len(recs), records)
+	}
+	nf := sumByKey(recs)
 	for k, c := range sums {
 		nc := nf[k]
 		if nc.Packets != c.Packets || nc.Octets != c.Octets {
@@ -176,8 +182,8 @@ func TestIPv6AndGSOCountSegments(t *testing.T) {
 	n := newNode(t)
 	p1, p2, p3 := n.addBridgedPod(t, 21), n.addBridgedPod(t, 22), n.addRoutedPod(t, 4)
 	gipfix := startIPFIXCollector(t, "tcp")
-	nfd := startNfcapd(t)
-	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+tcp"), nfd.url())
+	nfd := decoders.StartNfcapd(t)
+	ag := startAgent(t, n, config.ModeDedup, gipfix.url("ipfix+tcp"), "ipfix+udp://"+nfd.Addr().String())
 
 	udp6 := sendUDP(t, p1, p2, p2.v6, 7001, 30, 200)
 	tcp6 := sendTCP(t, p1, p3, p3.v6, 7002, 1_000_000)
@@ -218,4 +224,19 @@ func TestVethCreatedAfterStartIsObserved(t *testing.T) {
 	stats := ag.stop(t)
 	got := byTuple(sumByKey(gipfix.waitRecords(t, stats[gipfix.url("ipfix+udp")].RecordsSent)))
 	onlyAt(t, got, tuple(from, netip.AddrPortFrom(p1.v4, 9001), flow.ProtoUDP), idx, flow.Ingress, 12, 12*(20+8+10))
+}
+
+// nfdumpFlowRecords stops nfcapd and reads its file back, checking nfdump
+// saw no sequence error.
+func nfdumpFlowRecords(t *testing.T, nfd *decoders.Nfcapd) []flow.Record {
+	t.Helper()
+	file := nfd.Stop(t)
+	if errs := nfd.SequenceErrors(t, file); errs != 0 {
+		t.Errorf("nfdump counted %d sequence errors", errs)
+	}
+	recs, err := decoders.NfdumpFlowRecords(decoders.NfdumpRecords(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
