@@ -29,9 +29,9 @@ type Fanout struct {
 	QueueBatches int         // per collector; 0 means DefaultQueueBatches
 	Log          *zap.Logger // export failures, one line per failed batch; nil: none
 
-	start   sync.Once
+	start   sync.Once // builds workers; every reader goes through it, so Stats from a metrics scrape never races the first Export
 	workers []*worker
-	closed  bool
+	closed  atomic.Bool
 }
 
 type worker struct {
@@ -70,7 +70,7 @@ func (f *Fanout) run() {
 // queue was full (those records are counted lost).
 func (f *Fanout) Export(records []flow.Record) error {
 	f.start.Do(f.run)
-	if f.closed {
+	if f.closed.Load() {
 		return errors.New("exporter: fanout closed")
 	}
 	batch := slices.Clone(records) // the drain loop reuses its slice
@@ -89,6 +89,7 @@ func (f *Fanout) Export(records []flow.Record) error {
 // Stats returns exporter i's totals, with the records its full queue
 // dropped counted lost.
 func (f *Fanout) Stats(i int) Stats {
+	f.start.Do(f.run)
 	s := f.Exporters[i].Stats()
 	if i < len(f.workers) {
 		s.RecordsLost += f.workers[i].dropped.Load()
@@ -99,10 +100,9 @@ func (f *Fanout) Stats(i int) Stats {
 // Close sends what is queued, then closes every exporter.
 func (f *Fanout) Close() error {
 	f.start.Do(f.run)
-	if f.closed {
+	if f.closed.Swap(true) {
 		return nil
 	}
-	f.closed = true
 	for _, w := range f.workers {
 		close(w.q)
 	}

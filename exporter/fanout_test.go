@@ -78,3 +78,29 @@ func TestFanoutIsolatesASlowCollector(t *testing.T) {
 		t.Errorf("after Close the slow collector has %d records (want %d), closed %v/%v", n, 3*size, slow.Closed, fast.Closed)
 	}
 }
+
+// Metrics scrape Stats from their own goroutine while the drain loop
+// exports: the race detector must find nothing, and the totals add up.
+func TestFanoutStatsDuringExport(t *testing.T) {
+	fake := &Fake{}
+	f := &Fanout{Exporters: []Exporter{fake}, Names: []string{"fake"}}
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		for range 100 {
+			_ = f.Stats(0)
+		}
+	}()
+	for b := range 10 {
+		if err := f.Export(batch(2, uint64(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-scraped
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Stats(0); s.RecordsSent != 20 || s.RecordsLost != 0 {
+		t.Fatalf("stats after close: %+v, want 20 sent, 0 lost", s)
+	}
+}
