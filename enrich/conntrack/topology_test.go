@@ -311,12 +311,16 @@ func startTableIn(t *testing.T, ns *netnstest.Netns, cfg Config) (*Table, *obser
 	return tb, logs
 }
 
-// eventually polls cond every 5 ms until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+// eventually polls cond every 5 ms until it holds or the deadline passes;
+// on a timeout the failure also prints what each detail returns then.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool, detail ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, d := range detail {
+				what += "; " + d()
+			}
 			t.Fatalf("not within %v: %s", within, what)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
