@@ -3,9 +3,7 @@ package netflowtest
 import (
 	"fmt"
 	"net"
-	"os/exec"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -20,9 +18,9 @@ func (in Interop) NfdumpDecodes(t testing.TB, want func(Truth) map[string]string
 	t.Helper()
 	n := decoders.StartNfcapd(t)
 	in.Export(t, n.Addr().String())
-	file := n.Stop(t)
+	dir := n.Stop(t)
 	var recs []map[string]string
-	for _, r := range decoders.NfdumpRecords(t, file) {
+	for _, r := range decoders.NfdumpRecords(t, dir) {
 		fields := printed(r)
 		for _, k := range []string{"first", "last"} {
 			at, err := decoders.NfdumpTime(r[k])
@@ -41,7 +39,7 @@ func (in Interop) NfdumpDecodes(t testing.TB, want func(Truth) map[string]string
 		recs = append(recs, fields)
 	}
 	checkRecords(t, "nfdump", recs, nfdumpSource, in.Truths, want)
-	if n := n.SequenceErrors(t, file); n != 0 {
+	if n := n.SequenceErrors(t, dir); n != 0 {
 		t.Errorf("nfdump counted %d sequence failures", n)
 	}
 }
@@ -54,8 +52,8 @@ func (in Interop) NfdumpCountsAMissingPacket(t testing.TB, packets, missing int)
 	datagrams := in.Datagrams(t, packets)
 	n := decoders.StartNfcapd(t)
 	replay(t, n.Addr(), slices.Delete(datagrams, missing, missing+1))
-	file := n.Stop(t)
-	if got := n.SequenceErrors(t, file); got != 1 {
+	dir := n.Stop(t)
+	if got := n.SequenceErrors(t, dir); got != 1 {
 		t.Errorf("nfdump counted %d sequence failures for one missing packet, want 1", got)
 	}
 }
@@ -67,9 +65,9 @@ func (in Interop) NfdumpScalesCounts(t testing.TB, n uint64, algorithm int) {
 	t.Helper()
 	nfcapd := decoders.StartNfcapd(t)
 	in.Export(t, nfcapd.Addr().String())
-	file := nfcapd.Stop(t)
+	dir := nfcapd.Stop(t)
 	got := map[string]string{}
-	for _, r := range decoders.NfdumpRecords(t, file) {
+	for _, r := range decoders.NfdumpRecords(t, dir) {
 		fields := printed(r)
 		got[nfdumpSource(fields)] = fields["in_packets"] + "/" + fields["in_bytes"]
 	}
@@ -80,14 +78,9 @@ func (in Interop) NfdumpScalesCounts(t testing.TB, n uint64, algorithm int) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nfdump packets/bytes by source %v\nwant raw × %d: %v", got, n, want)
 	}
-	cmd := exec.Command(decoders.RequireTool(t, "nfdump"), "-E", file)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", cmd, err, out)
-	}
-	samplers := regexp.MustCompile(`(?m)^\s*Sampler: .*$`).FindAllString(string(out), -1)
+	samplers := decoders.NfdumpSamplers(t, dir)
 	wantSampler := fmt.Sprintf("Sampler: Generic Sampler: algorithm: %d, packet interval: 1, packet space: %d", algorithm, n-1)
-	if len(samplers) != 1 || strings.TrimSpace(samplers[0]) != wantSampler {
+	if len(samplers) != 1 || samplers[0] != wantSampler {
 		t.Errorf("nfdump -E samplers %q, want one %q", samplers, wantSampler)
 	}
 }

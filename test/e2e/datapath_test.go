@@ -226,15 +226,15 @@ func TestVethCreatedAfterStartIsObserved(t *testing.T) {
 	onlyAt(t, got, tuple(from, netip.AddrPortFrom(p1.v4, 9001), flow.ProtoUDP), idx, flow.Ingress, 12, 12*(20+8+10))
 }
 
-// nfdumpFlowRecords stops nfcapd and reads its file back, checking nfdump
+// nfdumpFlowRecords stops nfcapd and reads its files back, checking nfdump
 // saw no sequence error.
 func nfdumpFlowRecords(t *testing.T, nfd *decoders.Nfcapd) []flow.Record {
 	t.Helper()
-	file := nfd.Stop(t)
-	if errs := nfd.SequenceErrors(t, file); errs != 0 {
+	dir := nfd.Stop(t)
+	if errs := nfd.SequenceErrors(t, dir); errs != 0 {
 		t.Errorf("nfdump counted %d sequence errors", errs)
 	}
-	recs, err := decoders.NfdumpFlowRecords(decoders.NfdumpRecords(t, file))
+	recs, err := decoders.NfdumpFlowRecords(decoders.NfdumpRecords(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -290,15 +290,15 @@ func TestSamplingScalesBackToTheTruth(t *testing.T) {
 		}
 	}
 	var nfP, nfO uint64
-	file := nfcapd.Stop(t)
-	for _, r := range decoders.NfdumpRecords(t, file) {
+	dir := nfcapd.Stop(t)
+	for _, r := range decoders.NfdumpRecords(t, dir) {
 		nfP += jsonUint(t, r["in_packets"])
 		nfO += jsonUint(t, r["in_bytes"])
 	}
 	if nfP != sampledP*interval || nfO != sampledO*interval {
 		t.Errorf("nfdump scaled to %d packets %d octets, want the exported %d %d × %d", nfP, nfO, sampledP, sampledO, interval)
 	}
-	if errs := nfcapd.SequenceErrors(t, file); errs != 0 {
+	if errs := nfcapd.SequenceErrors(t, dir); errs != 0 {
 		t.Errorf("nfcapd counted %d sequence errors", errs)
 	}
 	for _, r := range recs {

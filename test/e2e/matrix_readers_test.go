@@ -18,13 +18,13 @@ import (
 )
 
 func nfdumpRecords(t *testing.T, n *decoders.Nfcapd) ([]flow.Record, []string) {
-	file := n.Stop(t)
-	recs, err := decoders.NfdumpFlowRecords(decoders.NfdumpRecords(t, file))
+	dir := n.Stop(t)
+	recs, err := decoders.NfdumpFlowRecords(decoders.NfdumpRecords(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var seq []string
-	if e := n.SequenceErrors(t, file); e != 0 {
+	if e := n.SequenceErrors(t, dir); e != 0 {
 		seq = append(seq, fmt.Sprintf("nfdump counted %d sequence failures", e))
 	}
 	return recs, seq
