@@ -38,7 +38,7 @@ func registerMetrics(m *metrics.Registry, objs *bpf.Objects, events *bpf.Events,
 			prometheus.Labels{"reason": reason.String()}, func() float64 { return float64(table.Stats().RecordsByReason[reason]) })
 	}
 	registerLoopMetrics(m, loop, objs, events)
-	m.Counter("tuple_measurements_unmatched_total", "socket and drop measurements of tuples no flow holds", nil,
+	m.Counter("tuple_measurements_unmatched_total", "socket and drop measurements whose tuple no flow held in their drain nor in the next", nil,
 		func() float64 { return float64(table.Stats().UnmatchedTuples) })
 	for i, name := range bpf.StatNames {
 		m.Counter("kernel_"+name+"_total", "kernel counter "+name, nil, func() float64 {

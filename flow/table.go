@@ -37,9 +37,10 @@ type TableStats struct {
 	DedupDroppedPackets uint64
 	DedupDroppedOctets  uint64
 	OverMaxFlows        uint64 // new flows exported at once because MaxFlows was reached
-	// Socket and drop measurements whose tuple no held flow has: traffic
-	// that crossed no observed interface (loopback, host-local), or whose
-	// flow already left the table.
+	// Socket and drop measurements whose tuple no held flow had in the
+	// drain that brought them nor in the next one: traffic that crossed no
+	// observed interface (loopback, host-local), or whose flow already left
+	// the table.
 	UnmatchedTuples      uint64
 	UnmatchedDropPackets uint64
 }
@@ -66,9 +67,11 @@ type Table struct {
 	free    int32 // head of the free-slot list through flowSlot.next, -1 if none
 	held    int   // slots in use, excluding those over MaxFlows
 
-	ready     []Record // end-of-flow and lack-of-resources records for the next Expire/Flush
-	touched   []int32  // slots Update revisits before returning
-	entrySlot []int32  // dedup: slot of each entry between the two passes
+	ready     []Record     // end-of-flow and lack-of-resources records for the next Expire/Flush
+	carried   []TupleEntry // tuple measurements no flow had in the last Update: retried once (see join)
+	spare     []TupleEntry // the other buffer of carried, so carrying allocates nothing once grown
+	touched   []int32      // slots Update revisits before returning
+	entrySlot []int32      // dedup: slot of each entry between the two passes
 
 	stats     TableStats
 	statsMu   sync.Mutex
@@ -139,7 +142,7 @@ func (t *Table) publish() {
 
 // Update folds one drain's entries (merged over CPUs, wall-clock times) into
 // the table, then joins the drain's tuple measurements (sockets, drops) to
-// the flows of their tuples. The same Key may appear more than once: its
+// the flows of their tuples (one no flow has waits one Update: see join). The same Key may appear more than once: its
 // counters are summed. Entries with no packets are ignored. Flows that end
 // (TCP FIN both ways or RST) or do not fit under MaxFlows are removed here,
 // after the join, so a connection's last measurements leave with it; their
@@ -160,23 +163,48 @@ func (t *Table) Update(entries []Entry, tuples ...TupleEntry) {
 // counted once: in dedup mode its only flow; in per-interface mode the flow
 // of its first observation point by the dedup tie rule (ingress before
 // egress, then the lowest ifindex).
+//
+// A measurement whose tuple has no flow is kept for the next Update before
+// it is counted unmatched. The drain reads the flow map before the tuple
+// maps, so a connection that starts between the two reads brings its socket
+// measurements one drain before its packets: a short connection's RTT
+// samples were all lost that way (seen in CI, 1 run in 5 of the matrix).
 func (t *Table) join(tuples []TupleEntry) {
-	for i := range tuples {
-		te := &tuples[i]
-		idx, ok := t.byTuple[te.Tuple]
-		if !ok {
-			t.stats.UnmatchedTuples++
-			t.stats.UnmatchedDropPackets += te.DropPackets
-			continue
+	last := t.carried
+	t.carried = t.spare[:0]
+	for i := range last {
+		if !t.joinOne(&last[i]) {
+			t.unmatched(&last[i])
 		}
-		best := idx
-		for idx = t.slots[idx].next; idx >= 0; idx = t.slots[idx].next {
-			if observedEarlier(0, t.slots[idx].key, 0, t.slots[best].key) {
-				best = idx
-			}
-		}
-		t.slots[best].m.Add(&te.Measures)
 	}
+	clear(last)
+	t.spare = last[:0]
+	for i := range tuples {
+		if !t.joinOne(&tuples[i]) {
+			t.carried = append(t.carried, tuples[i])
+		}
+	}
+}
+
+// joinOne adds te to its flow, and reports false if no flow has its tuple.
+func (t *Table) joinOne(te *TupleEntry) bool {
+	idx, ok := t.byTuple[te.Tuple]
+	if !ok {
+		return false
+	}
+	best := idx
+	for idx = t.slots[idx].next; idx >= 0; idx = t.slots[idx].next {
+		if observedEarlier(0, t.slots[idx].key, 0, t.slots[best].key) {
+			best = idx
+		}
+	}
+	t.slots[best].m.Add(&te.Measures)
+	return true
+}
+
+func (t *Table) unmatched(te *TupleEntry) {
+	t.stats.UnmatchedTuples++
+	t.stats.UnmatchedDropPackets += te.DropPackets
 }
 
 func (t *Table) updatePerInterface(entries []Entry) {
@@ -411,6 +439,11 @@ func (t *Table) Expire(now time.Time, out []Record) []Record {
 // Update set aside) and empties the table. Used on shutdown.
 func (t *Table) Flush(out []Record) []Record {
 	out = t.handOutReady(out)
+	for i := range t.carried { // no later drain will bring their flows
+		t.unmatched(&t.carried[i])
+	}
+	clear(t.carried)
+	t.carried = t.carried[:0]
 	for i := range t.slots {
 		if t.slots[i].state&slotInUse != 0 && t.slots[i].pending() {
 			out = t.handOut(out, t.record(int32(i), ForcedEnd))
