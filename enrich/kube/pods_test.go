@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/podflow/podflow/flow"
 )
 
 // podAt returns the name of the pod LookupIP gives, "" for a miss.
@@ -25,7 +27,7 @@ func podAt(w *Watcher, ip string, at time.Time) string {
 // T, pod B gets the IP at T+1s; lookups are answered by the flow's time.
 func TestIPReuseAttributedByTime(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock(t0.Add(10 * time1s))
+	clk := flow.NewFakeClock(t0.Add(10 * time1s))
 	w, client := startFake(t, Config{RemotePods: true, Grace: time.Minute, Now: clk.Now},
 		pod("ns", "a", "node-a", t0, []string{"10.0.0.5"}))
 	T := t0.Add(100 * time1s)
@@ -84,7 +86,7 @@ func TestIPReuseAttributedByTime(t *testing.T) {
 }
 
 func TestGraceExpiryForgetsIP(t *testing.T) {
-	clk := newClock(t0.Add(time1s))
+	clk := flow.NewFakeClock(t0.Add(time1s))
 	w, client := startFake(t, Config{RemotePods: true, Grace: 30 * time1s, Now: clk.Now},
 		pod("ns", "a", "node-a", t0, []string{"10.0.0.5", "fd00::5"}))
 	T := t0.Add(time.Minute)
@@ -134,7 +136,7 @@ func TestHostNetworkPodsNeverReturnedByIP(t *testing.T) {
 // TestFinishedPodReleasesIP: the kubelet keeps podIP in a finished pod's
 // status although the IP is free again.
 func TestFinishedPodReleasesIP(t *testing.T) {
-	clk := newClock(t0.Add(time1s))
+	clk := flow.NewFakeClock(t0.Add(time1s))
 	p := pod("ns", "job-x", "node-a", t0, []string{"10.0.0.8"}, ownedBy("Job", "j"))
 	w, client := startFake(t, Config{RemotePods: true, Now: clk.Now}, p)
 	T := t0.Add(time.Minute)
@@ -154,7 +156,7 @@ func TestFinishedPodReleasesIP(t *testing.T) {
 
 func TestPodUpdatesSeen(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock(t0.Add(time1s))
+	clk := flow.NewFakeClock(t0.Add(time1s))
 	p := pod("ns", "web", "node-a", t0, nil, withLabels(map[string]string{"app": "web", "version": "1", "other": "x"}))
 	p.Status.Phase = corev1.PodPending
 	w, client := startFake(t, Config{RemotePods: true, Labels: []string{"app", "version"}, Now: clk.Now}, p)
@@ -240,7 +242,7 @@ func TestClaimSupersedesOpenHolder(t *testing.T) {
 // TestPodReplacedUnderSameName: after a relist the informer reports a pod
 // deleted and recreated under the same name as one update.
 func TestPodReplacedUnderSameName(t *testing.T) {
-	clk := newClock(t0.Add(time.Minute))
+	clk := flow.NewFakeClock(t0.Add(time.Minute))
 	w, err := newWatcher(Config{Client: fake.NewClientset(), NodeName: "node-a", Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func record(src string, sport uint16, dst string, dport uint16, proto uint8, fir
 
 func TestResolveFlowTypesAndExportOwner(t *testing.T) {
 	client := fake.NewClientset(clusterObjects()...)
-	cfg := Config{RemotePods: true, Labels: []string{"app"}, Now: newClock(t0.Add(time.Hour)).Now}
+	cfg := Config{RemotePods: true, Labels: []string{"app"}, Now: flow.NewFakeClock(t0.Add(time.Hour)).Now}
 	nodeA := start(t, client, withNode(cfg, "node-a"))
 	nodeB := start(t, client, withNode(cfg, "node-b"))
 	at := t0.Add(time.Minute)

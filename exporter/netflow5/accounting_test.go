@@ -40,7 +40,7 @@ func TestPacketsHoldAtMost30RecordsWithinTheMTU(t *testing.T) {
 			t.Errorf("MTU %d to %s: %d records per packet, want %d", tc.mtu, tc.address, got, tc.per)
 		}
 	}
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: 576})
 	const n = 95
 	if err := e.Export(v4Records(n)); err != nil {
@@ -83,7 +83,7 @@ func TestPacketsHoldAtMost30RecordsWithinTheMTU(t *testing.T) {
 // dropped silently; the IPv4 ones around them go out.
 func TestIPv6RecordsAreCountedUnexportable(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	conn := &netflowtest.CaptureConn{}
 	e, err := newExporter(Config{Address: "127.0.0.1:2055", Boot: netflowtest.Boot, Now: clock.Now}, zap.New(core), conn.Dial)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestIPv6RecordsAreCountedUnexportable(t *testing.T) {
 }
 
 func TestNarrowFieldsAreClampedAndCounted(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	wide := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 1, DstPort: 2, Proto: flow.ProtoTCP, IfIndex: 65536,
 		Dir: flow.Egress, Packets: 1 << 32, Octets: 1<<32 + 5, Flags: 0x1ff,
@@ -150,7 +150,7 @@ func TestNarrowFieldsAreClampedAndCounted(t *testing.T) {
 }
 
 func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	bad := v4Records(1)[0]
 	bad.SrcAddr = netip.Addr{}
@@ -174,7 +174,7 @@ func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
 // A failed send loses its packet's records; flow_sequence counts only the
 // records written, so the collector sees no gap for records never sent.
 func TestFailedSendCountsItsRecords(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	conn.Fail = func(n int) bool { return n == 1 }
 	if err := e.Export(v4Records(45)); err == nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestGoldenBytes(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(100*time.Second + 700*time.Millisecond))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(100*time.Second + 700*time.Millisecond))
 	e, conn := newCaptured(t, Config{EngineType: 1, EngineID: 2, Boot: netflowtest.Boot, Now: clock.Now})
 	tcp := netflowtest.Truth{Src: "10.1.2.3", Dst: "192.168.7.8", SrcPort: 43210, DstPort: 443, Proto: flow.ProtoTCP,
 		IfIndex: 7, Dir: flow.Egress, Packets: 12, Octets: 3456, Flags: 0x11b,

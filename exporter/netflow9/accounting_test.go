@@ -40,7 +40,7 @@ func TestPacketsFillTheMTU(t *testing.T) {
 		// 576-28 = 548 octets: 10 IPv4 or 7 IPv6 records, 7 IPv4 after templates.
 		{mtu: 576, limit: 548, perV4: 10, perV6: 7, firstV4: 7},
 	} {
-		clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+		clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 		e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: tc.mtu, TemplateRefreshPackets: 1000})
 		const n = 1000
 		if err := e.Export(mixedRecords(n)); err != nil {
@@ -115,7 +115,7 @@ func TestMTUTooSmallForTemplatesAndARecord(t *testing.T) {
 }
 
 func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	bad := oneRecord(1)[0]
 	bad.DstAddr = netip.Addr{}
@@ -138,7 +138,7 @@ func TestInvalidAddressesAndClosedExporterAreCountedLost(t *testing.T) {
 }
 
 func TestTimesBeforeBootAreClampedAndCounted(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	early := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: flow.ProtoUDP, Packets: 1,
 		First: -1500 * time.Millisecond, Last: 2500 * time.Millisecond}
@@ -161,7 +161,7 @@ func TestTimesBeforeBootAreClampedAndCounted(t *testing.T) {
 
 // Boot defaults to the creation time, by Now.
 func TestBootDefaultsToCreation(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(250 * time.Millisecond))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(250 * time.Millisecond))
 	e, conn := newCaptured(t, Config{Now: clock.Now})
 	clock.Advance(5 * time.Second)
 	w := netflowtest.Truth{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: flow.ProtoUDP, Packets: 1,

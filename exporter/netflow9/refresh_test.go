@@ -47,7 +47,7 @@ func oneRecord(id uint64) []flow.Record {
 }
 
 func TestSequenceCountsPacketsAndTemplatesEveryNPackets(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, TemplateRefreshPackets: 3, TemplateRefresh: time.Hour})
 	for i := range 7 {
 		if err := e.Export(oneRecord(uint64(i + 1))); err != nil {
@@ -65,7 +65,7 @@ func TestSequenceCountsPacketsAndTemplatesEveryNPackets(t *testing.T) {
 
 // Within one Export call too: every packet counts, whatever its records.
 func TestTemplatesEveryNPacketsWithinOneExport(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, MTU: 400, TemplateRefreshPackets: 2})
 	batch := make([]flow.Record, 40)
 	for i := range batch {
@@ -89,7 +89,7 @@ func TestTemplatesEveryNPacketsWithinOneExport(t *testing.T) {
 }
 
 func TestTemplatesEveryRefreshInterval(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now, TemplateRefresh: time.Minute, TemplateRefreshPackets: 1000})
 	export := func(advance time.Duration) {
 		t.Helper()
@@ -112,7 +112,7 @@ func TestTemplatesEveryRefreshInterval(t *testing.T) {
 // A packet whose send failed did not deliver its templates: the next one
 // carries them, and the sequence number counts only packets written.
 func TestFailedTemplatePacketIsResent(t *testing.T) {
-	clock := netflowtest.NewFakeClock(netflowtest.Boot.Add(time.Minute))
+	clock := flow.NewFakeClock(netflowtest.Boot.Add(time.Minute))
 	e, conn := newCaptured(t, Config{Boot: netflowtest.Boot, Now: clock.Now})
 	conn.Fail = func(n int) bool { return n == 0 }
 	if err := e.Export(oneRecord(1)); err == nil {
