@@ -142,12 +142,12 @@ func (t *Table) publish() {
 
 // Update folds one drain's entries (merged over CPUs, wall-clock times) into
 // the table, then joins the drain's tuple measurements (sockets, drops) to
-// the flows of their tuples (one no flow has waits one Update: see join). The same Key may appear more than once: its
-// counters are summed. Entries with no packets are ignored. Flows that end
-// (TCP FIN both ways or RST) or do not fit under MaxFlows are removed here,
-// after the join, so a connection's last measurements leave with it; their
-// records come out of the next Expire or Flush. Cost: O(len(entries) +
-// len(tuples)).
+// the flows of their tuples (one no flow has waits one Update: see join).
+// The same Key may appear more than once: its counters are summed. Entries
+// with no packets are ignored. Flows that end (TCP FIN both ways or RST) or
+// do not fit under MaxFlows are removed here, after the join, so a
+// connection's last measurements leave with it; their records come out of
+// the next Expire or Flush. Cost: O(len(entries) + len(tuples)).
 func (t *Table) Update(entries []Entry, tuples ...TupleEntry) {
 	if t.cfg.PerInterface {
 		t.updatePerInterface(entries)

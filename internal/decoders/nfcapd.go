@@ -101,11 +101,17 @@ func (n *Nfcapd) Stop(t testing.TB) string {
 	case <-time.After(nfWait):
 		t.Fatalf("nfcapd still running %v after SIGTERM", nfWait)
 	}
-	files, err := filepath.Glob(filepath.Join(n.dir, "nfcapd.[0-9]*"))
+	files, err := nfcapdFiles(n.dir)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("nfcapd files %v (%v): %s", files, err, n.output())
 	}
 	return n.dir
+}
+
+// nfcapdFiles lists the files nfcapd finished in dir (not its
+// nfcapd.current.* file of the running interval).
+func nfcapdFiles(dir string) ([]string, error) {
+	return filepath.Glob(filepath.Join(dir, "nfcapd.[0-9]*"))
 }
 
 // SequenceErrors is what nfcapd's closing lines (one per file it wrote)
@@ -162,7 +168,7 @@ func NfdumpRecords(t testing.TB, dir string) []map[string]any {
 // file, so one sampler seen in two files is listed once.
 func NfdumpSamplers(t testing.TB, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "nfcapd.[0-9]*"))
+	files, err := nfcapdFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
