@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -191,12 +190,12 @@ func possibleCPUs(t *testing.T) int {
 }
 
 // collectedRecords are the JSON lines of a `podflow collect`.
-type collectedRecords struct{ out *syncBuffer }
+type collectedRecords struct{ out *decoders.LockedBuffer }
 
 // startCollector runs `podflow collect` inside node.
 func startCollector(t *testing.T, ip, bin string, node *netnstest.Netns, listen string) collectedRecords {
 	t.Helper()
-	out, stderr := &syncBuffer{}, &syncBuffer{}
+	out, stderr := &decoders.LockedBuffer{}, &decoders.LockedBuffer{}
 	cmd := exec.Command(ip, "netns", "exec", node.Name, bin, "collect", "--listen", listen, "--format", "json")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = out, stderr
@@ -278,22 +277,4 @@ func poll(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling a real condition, with a deadline
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

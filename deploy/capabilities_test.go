@@ -137,7 +137,7 @@ func TestBinaryRunsWithTheDaemonSetsCapabilities(t *testing.T) {
 type runningPodflow struct {
 	cmd    *exec.Cmd
 	pid    int
-	stderr *syncBuffer
+	stderr *decoders.LockedBuffer
 	exited chan struct{}
 }
 
@@ -166,7 +166,7 @@ func startPodflow(t *testing.T, ip, setpriv, bin string, node *netnstest.Netns, 
 		}
 		env = append(env, e.Name+"="+v)
 	}
-	p := &runningPodflow{cmd: exec.Command(ip, args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &runningPodflow{cmd: exec.Command(ip, args...), stderr: &decoders.LockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env, p.cmd.Stderr = env, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package decoders
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 
@@ -90,19 +89,5 @@ func scenario(t *testing.T) [][]byte {
 			ipfixSet(2, templateRecord(templateV6, v6Fields)), ipfixSet(templateV6, c)),
 		// 3 records were sent so far: sequence 10 claims 7 more went missing.
 		ipfixMessage(exportTime+2, 10, domainID, ipfixSet(templateV4, a)),
-	}
-}
-
-func send(t *testing.T, to *net.UDPAddr, messages [][]byte) {
-	t.Helper()
-	conn, err := net.DialUDP("udp4", nil, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, m := range messages {
-		if _, err := conn.Write(m); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -183,7 +183,7 @@ func TestIPFIXDumpReportsASequenceGap(t *testing.T) {
 func TestNfdumpCountsAnIPFIXGap(t *testing.T) {
 	t.Parallel()
 	n := StartNfcapd(t)
-	send(t, n.Addr(), scenario(t))
+	SendUDP(t, n.Addr(), scenario(t))
 	if got := n.SequenceErrors(t, n.Stop(t)); got != 1 {
 		t.Errorf("nfdump counted %d sequence failures, want 1", got)
 	}
@@ -235,7 +235,7 @@ func TestNfacctdLinesAndSequenceGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(t, n.Addr(), scenario(t))
+	SendUDP(t, n.Addr(), scenario(t))
 	lines, err := n.WaitRecords(3, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ type Nfacctd struct {
 	addr   *net.UDPAddr
 	output string
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *LockedBuffer
 	exited chan struct{}
 	err    error // of cmd.Wait, once exited is closed
 }
@@ -50,7 +49,7 @@ func StartNfacctd(t testing.TB, dir string) *Nfacctd {
 	n := &Nfacctd{
 		addr:   &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port},
 		output: filepath.Join(tmp, "records.json"),
-		log:    &lockedBuffer{},
+		log:    &LockedBuffer{},
 		exited: make(chan struct{}),
 	}
 	primitives := filepath.Join(tmp, NfacctdPrimitives)
@@ -277,22 +276,4 @@ func copyFile(from, to string) error {
 		return fmt.Errorf("copy config: %w", err)
 	}
 	return nil
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,7 +17,7 @@ func TestNfacctdDecodesPodflowElements(t *testing.T) {
 	n := StartNfacctd(t, "../../configs/pmacct")
 	// The first two messages only: nfacctd aggregates records with equal
 	// primitives, and the third repeats recordA.
-	send(t, n.Addr(), scenario(t)[:2])
+	SendUDP(t, n.Addr(), scenario(t)[:2])
 	records, err := n.WaitRecords(3, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)

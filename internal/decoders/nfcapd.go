@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +23,7 @@ type Nfcapd struct {
 	addr   *net.UDPAddr
 	dir    string
 	cmd    *exec.Cmd
-	log    *bytes.Buffer
-	logMu  *sync.Mutex
+	log    *LockedBuffer
 	exited chan struct{}
 	err    error
 }
@@ -41,11 +39,10 @@ func StartNfcapd(t testing.TB) *Nfcapd {
 	}
 	n := &Nfcapd{
 		addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, dir: t.TempDir(),
-		log: &bytes.Buffer{}, logMu: &sync.Mutex{}, exited: make(chan struct{}),
+		log: &LockedBuffer{}, exited: make(chan struct{}),
 	}
 	n.cmd = exec.Command(path, "-p", strconv.Itoa(port), "-b", "127.0.0.1", "-w", n.dir)
-	w := lockedWriter{n.logMu, n.log}
-	n.cmd.Stdout, n.cmd.Stderr = w, w
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		t.Fatalf("start nfcapd: %v", err)
 	}
@@ -74,8 +71,6 @@ func StartNfcapd(t testing.TB) *Nfcapd {
 }
 
 func (n *Nfcapd) output() string {
-	n.logMu.Lock()
-	defer n.logMu.Unlock()
 	return n.log.String()
 }
 
@@ -205,17 +200,6 @@ func NfdumpFlags(s string) (uint8, error) {
 func NfdumpTime(v any) (time.Time, error) {
 	s, _ := v.(string)
 	return time.Parse("2006-01-02T15:04:05.000", s)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 // socketQueue is a UDP socket's receive queue and drop count.

@@ -16,7 +16,7 @@ import (
 func TestNfdumpReadsEveryFileNfcapdWrote(t *testing.T) {
 	t.Parallel()
 	n := StartNfcapd(t)
-	send(t, n.Addr(), scenario(t))
+	SendUDP(t, n.Addr(), scenario(t))
 	dir := n.Stop(t)
 	files, err := nfcapdFiles(dir)
 	if err != nil || len(files) != 1 {

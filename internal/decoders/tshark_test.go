@@ -16,7 +16,7 @@ func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 func TestTsharkDecodesPodflowElements(t *testing.T) {
 	t.Parallel()
 	ts := NewTshark(t)
-	send(t, ts.Addr(), scenario(t))
+	SendUDP(t, ts.Addr(), scenario(t))
 	d, err := ts.Decode(3, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestTsharkDecodesPodflowElements(t *testing.T) {
 func TestTsharkTemplate(t *testing.T) {
 	t.Parallel()
 	ts := NewTshark(t)
-	send(t, ts.Addr(), scenario(t)[:1])
+	SendUDP(t, ts.Addr(), scenario(t)[:1])
 	d, err := ts.Decode(1, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package netflowtest
 
 import (
 	"fmt"
-	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,7 +50,7 @@ func (in Interop) NfdumpCountsAMissingPacket(t testing.TB, packets, missing int)
 	t.Helper()
 	datagrams := in.Datagrams(t, packets)
 	n := decoders.StartNfcapd(t)
-	replay(t, n.Addr(), slices.Delete(datagrams, missing, missing+1))
+	decoders.SendUDP(t, n.Addr(), slices.Delete(datagrams, missing, missing+1))
 	dir := n.Stop(t)
 	if got := n.SequenceErrors(t, dir); got != 1 {
 		t.Errorf("nfdump counted %d sequence failures for one missing packet, want 1", got)
@@ -88,18 +87,4 @@ func (in Interop) NfdumpScalesCounts(t testing.TB, n uint64, algorithm int) {
 // nfdumpSource is a record's source address; nfdump names it by family.
 func nfdumpSource(f map[string]string) string {
 	return strings.ReplaceAll(f["src4_addr"]+f["src6_addr"], "<nil>", "")
-}
-
-func replay(t testing.TB, to *net.UDPAddr, datagrams [][]byte) {
-	t.Helper()
-	conn, err := net.DialUDP("udp4", nil, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, d := range datagrams {
-		if _, err := conn.Write(d); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
