@@ -91,11 +91,7 @@ func (n *Nfcapd) Stop(t testing.TB) string {
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-n.exited:
-	case <-time.After(nfWait):
-		t.Fatalf("nfcapd still running %v after SIGTERM", nfWait)
-	}
+	n.awaitExit(t)
 	files, err := nfcapdFiles(n.dir)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("nfcapd files %v (%v): %s", files, err, n.output())
@@ -107,6 +103,28 @@ func (n *Nfcapd) Stop(t testing.TB) string {
 // nfcapd.current.* file of the running interval).
 func nfcapdFiles(dir string) ([]string, error) {
 	return filepath.Glob(filepath.Join(dir, "nfcapd.[0-9]*"))
+}
+
+// awaitExit waits for nfcapd to end after SIGTERM. nfcapd looks at the
+// signal's flag between datagrams: one that lands just before it blocks in
+// recvfrom is seen at the next datagram, or at its rotation alarm minutes
+// later (a test once waited 10 s for it). An empty datagram every second
+// wakes it; nfcapd ignores those (no flow, not a bad packet).
+func (n *Nfcapd) awaitExit(t testing.TB) {
+	t.Helper()
+	deadline := time.After(nfWait)
+	nudge := time.NewTicker(time.Second)
+	defer nudge.Stop()
+	for {
+		select {
+		case <-n.exited:
+			return
+		case <-nudge.C:
+			SendUDP(t, n.addr, [][]byte{{}})
+		case <-deadline:
+			t.Fatalf("nfcapd still running %v after SIGTERM", nfWait)
+		}
+	}
 }
 
 // SequenceErrors is what nfcapd's closing lines (one per file it wrote)
